@@ -1,0 +1,15 @@
+"""cisseg: class-incremental semantic segmentation on MMSegmentation 1.x.
+
+Importing the package registers its datasets, transforms, models, metrics
+and hooks in mmseg's registries and applies the checkpoint fixes of
+``cisseg.engine.checkpoint`` (torch>=2.6 loading, atomic saving).
+"""
+import warnings
+
+warnings.filterwarnings(
+    'ignore', message='.*torch.jit.script.*deprecated', category=DeprecationWarning)
+
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from .version import __version__  # noqa: E402
+
+__all__ = ['__version__']

@@ -1,0 +1,110 @@
+"""Which classes each training image contains, read once and cached.
+
+Selecting the images of a step needs the classes of every label map. They
+are read once per dataset split and written (atomically) as JSON next to the
+data (``<data_root>/.cisseg_cache``) or, where that folder is not writable,
+under ``~/.cache/cisseg``; later steps and runs read the JSON.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.dist import barrier, get_rank, is_distributed
+from mmengine.utils import ProgressBar
+
+from cisseg.utils import atomic_write_text
+from .protocols import IGNORE_INDEX
+
+
+def read_label(path: str) -> np.ndarray:
+    """Read a label map as mmseg's ``LoadAnnotations`` does (pillow,
+    unchanged: palette indices for VOC's palette PNGs)."""
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img)
+    except (OSError, ValueError) as e:
+        raise FileNotFoundError(f'{path}: cannot read label map ({e})')
+
+
+def label_classes(path: str, num_classes: int,
+                  reduce_zero_label: bool = False) -> List[int]:
+    """Sorted class ids present in one label map; checks its values."""
+    label = read_label(path)
+    if label.ndim != 2:
+        raise ValueError(f'{path}: a label map must have one channel, got '
+                         f'shape {label.shape}')
+    counts = np.bincount(label.ravel().astype(np.int64), minlength=256)
+    values = np.flatnonzero(counts)
+    if reduce_zero_label:  # mmseg's rule: 0 -> 255, others minus 1
+        values = np.array(sorted({255 if v == 0 else (v - 1 if v != 255
+                                                       else 255)
+                                  for v in values}), dtype=np.int64)
+    bad = [int(v) for v in values if v >= num_classes and v != IGNORE_INDEX]
+    if bad:
+        raise ValueError(f'{path}: label values {bad} are not classes of '
+                         f'this dataset (expected 0..{num_classes - 1} or '
+                         f'{IGNORE_INDEX})')
+    return [int(v) for v in values if v != IGNORE_INDEX]
+
+
+def _cache_file(cache_dir: str, key_paths: Sequence[str], tag: str) -> str:
+    digest = hashlib.sha1('\n'.join(key_paths).encode()).hexdigest()[:12]
+    return osp.join(cache_dir, f'classes_{tag}_{digest}.json')
+
+
+def default_cache_dir(data_root: str) -> str:
+    cache_dir = osp.join(data_root, '.cisseg_cache')
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        if os.access(cache_dir, os.W_OK):
+            return cache_dir
+    except OSError:
+        pass
+    return osp.join(osp.expanduser('~'), '.cache', 'cisseg')
+
+
+def image_classes(seg_paths: Sequence[str],
+                  num_classes: int,
+                  cache_dir: str,
+                  tag: str = 'train',
+                  reduce_zero_label: bool = False) -> List[List[int]]:
+    """The classes of each label map in ``seg_paths``, from the cache.
+
+    Under distributed training rank 0 reads the labels and writes the cache;
+    the other ranks wait, then read it.
+    """
+    rel = [osp.relpath(p, cache_dir) for p in seg_paths]
+    path = _cache_file(cache_dir, rel, tag)
+    cached = _load(path, rel)
+    if cached is not None:
+        return cached
+    if get_rank() == 0:
+        os.makedirs(cache_dir, exist_ok=True)
+        result: Dict[str, List[int]] = {}
+        bar = ProgressBar(len(seg_paths)) if len(seg_paths) > 200 else None
+        for p, r in zip(seg_paths, rel):
+            result[r] = label_classes(p, num_classes, reduce_zero_label)
+            if bar is not None:
+                bar.update()
+        atomic_write_text(path, json.dumps(result))
+    if is_distributed():
+        barrier()
+    cached = _load(path, rel)
+    if cached is None:
+        raise RuntimeError(f'{path}: class-list cache is missing or stale '
+                           'after it was written')
+    return cached
+
+
+def _load(path: str, rel: Sequence[str]) -> Optional[List[List[int]]]:
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        data = json.load(f)
+    if not all(r in data for r in rel):
+        return None
+    return [data[r] for r in rel]

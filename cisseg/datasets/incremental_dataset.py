@@ -1,0 +1,152 @@
+"""A dataset wrapper that shows a segmentation dataset as one step sees it."""
+import copy
+import os.path as osp
+from typing import Optional, Union
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from mmseg.datasets.transforms import LoadAnnotations
+from mmseg.registry import DATASETS
+from .class_cache import default_cache_dir, image_classes
+from .protocols import Protocol, build_protocol
+from .transforms import StepLabelRemap
+
+
+@DATASETS.register_module()
+class IncrementalSegDataset:
+    """Wrap an mmseg dataset for step ``step`` of an incremental protocol.
+
+    ``split='train'``: keeps only the images the step trains on (overlapped
+    or disjoint, from the cached per-image class lists) and labels the
+    step's new classes only (old and future classes -> background).
+    ``split='test'``: keeps every image; seen classes keep their train ids,
+    unseen classes -> background (the MiB/PLOP convention).
+    In both, 255 stays ignored and ``metainfo['classes']`` lists the seen
+    classes in train-id order, so mmseg's metrics and visualizer follow.
+
+    Args:
+        dataset (dict | BaseDataset): the wrapped mmseg dataset.
+        protocol (dict | Protocol): keyword arguments of
+            :func:`build_protocol` (``dataset``, ``task``, ``setting`` ...).
+        step (int): the step.
+        split (str): 'train' or 'test'.
+        cache_dir (str, optional): where the class lists are cached.
+        lazy_init (bool): defer loading the annotation list.
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, BaseDataset],
+                 protocol: Union[dict, Protocol],
+                 step: int,
+                 split: str = 'train',
+                 cache_dir: Optional[str] = None,
+                 lazy_init: bool = False) -> None:
+        if isinstance(dataset, dict):
+            dataset = copy.deepcopy(dataset)
+            dataset['lazy_init'] = True
+            self._check_data_root(dataset)
+            dataset = DATASETS.build(dataset)
+        self.dataset = dataset
+        if isinstance(protocol, dict):
+            protocol = dict(protocol)
+            protocol.setdefault(
+                'class_names', tuple(dataset.metainfo.get('classes', ())))
+            protocol = build_protocol(**protocol)
+        self.protocol = protocol
+        self.step = step
+        if split not in ('train', 'test'):
+            raise ValueError(f"IncrementalSegDataset.split must be 'train' "
+                             f"or 'test', got {split!r}")
+        self.split = split
+        self.cache_dir = cache_dir
+        self._insert_remap()
+        self._metainfo = self._step_metainfo()
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @staticmethod
+    def _check_data_root(cfg: dict) -> None:
+        root = cfg.get('data_root')
+        if root and not osp.isdir(root):
+            raise FileNotFoundError(
+                f'data_root {root!r} does not exist (dataset '
+                f"{cfg.get('type')}); see data/README.md for the layout")
+        ann = cfg.get('ann_file')
+        if root and ann and not osp.isfile(osp.join(root, ann)):
+            raise FileNotFoundError(
+                f'{osp.join(root, ann)}: annotation file not found (dataset '
+                f"{cfg.get('type')} expects it under data_root)")
+
+    def _insert_remap(self) -> None:
+        transforms = self.dataset.pipeline.transforms
+        pos = [i for i, t in enumerate(transforms)
+               if isinstance(t, LoadAnnotations)]
+        if not pos:
+            raise ValueError(
+                f'{type(self.dataset).__name__}.pipeline has no '
+                'LoadAnnotations: IncrementalSegDataset needs the labels')
+        lut = self.protocol.label_lut(self.step, self.split)
+        transforms.insert(pos[0] + 1, StepLabelRemap(lut))
+
+    def _step_metainfo(self) -> dict:
+        meta = copy.deepcopy(self.dataset.metainfo)
+        seen = self.protocol.seen_classes(self.step)
+        meta['classes'] = tuple(self.protocol.seen_class_names(self.step))
+        palette = meta.get('palette')
+        if palette:
+            rows = [palette[c] for c in seen]
+            if not self.protocol.has_background:
+                rows = [[0, 0, 0]] + rows
+            meta['palette'] = rows
+        meta.update(step=self.step, num_base_classes=self.protocol.num_base(),
+                    protocol=self.protocol.to_dict())
+        return meta
+
+    @property
+    def metainfo(self) -> dict:
+        return copy.deepcopy(self._metainfo)
+
+    def full_init(self) -> None:
+        if self._fully_initialized:
+            return
+        self.dataset.full_init()
+        if self.split == 'train':
+            self._select_images()
+        self._fully_initialized = True
+
+    def _select_images(self) -> None:
+        ds = self.dataset
+        infos = [ds.get_data_info(i) for i in range(len(ds))]
+        paths = [info['seg_map_path'] for info in infos]
+        cache_dir = self.cache_dir or default_cache_dir(ds.data_root or '.')
+        classes = image_classes(
+            paths, self.protocol.num_dataset_classes, cache_dir,
+            tag=osp.splitext(osp.basename(ds.ann_file or 'all'))[0],
+            reduce_zero_label=getattr(ds, 'reduce_zero_label', False))
+        keep = [i for i, c in enumerate(classes)
+                if self.protocol.is_selected(c, self.step)]
+        if not keep:
+            raise ValueError(
+                f'step {self.step} of {self.protocol.dataset} '
+                f'{self.protocol.task} {self.protocol.setting}: no training '
+                f'image of {ds.ann_file or ds.data_root} contains the new '
+                f'classes {self.protocol.new_classes(self.step)}')
+        ds.get_subset_(keep)
+        print_log(
+            f'step {self.step}: {len(keep)} of {len(classes)} training '
+            f'images ({self.protocol.setting})', logger='current')
+
+    def get_data_info(self, idx: int) -> dict:
+        return self.dataset.get_data_info(idx)
+
+    def __getitem__(self, idx: int) -> dict:
+        if not self._fully_initialized:
+            self.full_init()
+        return self.dataset[idx]
+
+    def __len__(self) -> int:
+        if not self._fully_initialized:
+            self.full_init()
+        return len(self.dataset)

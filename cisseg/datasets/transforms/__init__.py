@@ -1,0 +1,3 @@
+from .step_label_remap import StepLabelRemap
+
+__all__ = ['StepLabelRemap']

@@ -1,0 +1,41 @@
+"""Per-step bookkeeping inside a step's Runner."""
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mmseg.registry import HOOKS
+
+
+@HOOKS.register_module()
+class IncrementalStepHook(Hook):
+    """Initialise the new classifier at the start of a step and stamp every
+    checkpoint with the step and protocol it belongs to.
+
+    The stamp (``meta['cisseg']``) lets later steps and ``tools/test.py``
+    refuse a checkpoint of another step, class count or protocol.
+
+    Args:
+        step (int): the step of this Runner.
+        protocol (dict): ``Protocol.to_dict()``.
+    """
+    priority = 'NORMAL'
+
+    def __init__(self, step: int, protocol: dict) -> None:
+        self.step = step
+        self.protocol = protocol
+
+    @staticmethod
+    def _model(runner):
+        model = runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def before_train(self, runner) -> None:
+        # A resumed step already has its trained classifier.
+        if runner.iter == 0 and self.step > 0:
+            self._model(runner).init_new_classifier()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        head = self._model(runner).decode_head
+        checkpoint.setdefault('meta', {})['cisseg'] = dict(
+            step=self.step, protocol=self.protocol,
+            classes_per_step=list(head.classes_per_step),
+            formulation=head.formulation)

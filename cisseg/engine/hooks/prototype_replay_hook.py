@@ -1,0 +1,232 @@
+"""STAR-Basic's prototype bookkeeping around a step's training."""
+import math
+import os
+import os.path as osp
+from typing import Dict, Iterator, Optional
+
+import torch
+from mmengine.dist import all_reduce, barrier, get_rank, get_world_size, \
+    is_distributed
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
+
+from mmseg.models.utils import resize
+from mmseg.registry import HOOKS
+from cisseg.models.utils import FeatureStatistics, PrototypeBank, grid_labels
+
+PROTOTYPE_FILE = 'prototypes.pth'
+
+
+def epoch_batches(runner) -> int:
+    """Batches per rank in one epoch of the step's training data."""
+    loader = runner.train_dataloader
+    return math.ceil(
+        len(loader.dataset) / (loader.batch_size * get_world_size()))
+
+
+def iterate_epoch(runner, desc: str) -> Iterator[dict]:
+    """One epoch of the step's training data (each rank its share),
+    preprocessed by the model's data preprocessor."""
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    loader = runner.train_dataloader
+    n = epoch_batches(runner)
+    bar = ProgressBar(n) if get_rank() == 0 else None
+    if bar is not None:
+        print_log(f'{desc}: {n} batches', logger='current')
+    it = iter(loader)
+    for _ in range(n):
+        batch = next(it)
+        yield model.data_preprocessor(batch, training=False)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        print()
+
+
+def replay_plan(counts: Dict[int, float], bg_count: float,
+                pred_counts: Dict[int, float], iters: int, setting: str,
+                num_new: int):
+    """Synthetic features per old class per iteration, and the background
+    repetition ratio (the authors' rules).
+
+    Args:
+        counts: stored cell count n_c of each old class.
+        bg_count: stored cumulative background count η_bg.
+        pred_counts: cells of this step's data that are label background
+            and predicted as class c by the old model (0: background).
+        iters: batches in one epoch of this step, summed over ranks: the
+            result is per batch of one rank.
+        setting: 'overlap' or 'disjoint'.
+        num_new: classes added at this step.
+
+    Returns:
+        tuple[dict, float]: ``{c: int(max(n_c - pred_c, 0) / iters)}``
+        (disjoint: ``int(n_c / iters)``) and ``r = max(η_bg (1 - 0.01
+        num_new) / pred_0 - 0.5, 0)`` (disjoint: ``η_bg / pred_0``).
+    """
+    overlap = setting == 'overlap'
+    per_iter = {}
+    for c, n in counts.items():
+        left = n - pred_counts.get(c, 0.0) if overlap else n
+        per_iter[c] = int(max(left, 0.0) / max(iters, 1))
+    pred_bg = max(pred_counts.get(0, 0.0), 1.0)
+    if overlap:
+        ratio = bg_count * (1 - 0.01 * num_new) / pred_bg - 0.5
+    else:
+        ratio = bg_count / pred_bg
+    return per_iter, max(ratio, 0.0)
+
+
+@HOOKS.register_module()
+class PrototypeReplayHook(Hook):
+    """STAR-Basic: store prototypes after a step, replay them in the next.
+
+    ``before_train`` (step t > 0): loads ``step_<t-1>/prototypes.pth``, runs
+    the old model once over the step's training data to count, on the
+    feature grid, the cells it predicts as each old class inside label
+    background (pred_i) and as background (pred_0), and gives the segmentor
+
+    - replay counts per iteration: overlapped ``(n_i - pred_i) / iters``
+      (old-class pixels already present in this step's images are not
+      replayed again), disjoint ``n_i / iters``; ``iters`` is one epoch;
+    - the background repetition ratio ``r``: overlapped
+      ``η_bg (1 - 0.01 |new|) / pred_0 - 0.5``, disjoint ``η_bg / pred_0``,
+      at least 0 (the authors' rule).
+
+    ``after_train``: passes the step's training data through the trained
+    model (eval mode) and stores, for each new class, its prototype, noise
+    scale, norm mean/std and cell count, plus η_bg, with the old classes'
+    entries, in ``step_<t>/prototypes.pth`` (atomic, rank 0). Statistics are
+    summed across ranks. ``metrics_fields['replay_bytes']`` is its size.
+
+    Args:
+        step (int): the Runner's step.
+        protocol (dict): ``Protocol.to_dict()``.
+        work_dir (str): the run's work dir (holds ``step_<t>/``).
+    """
+    priority = 'LOW'  # after IncrementalStepHook's classifier init
+    step_aware = True  # the step scheduler fills step, protocol, work_dir
+
+    def __init__(self, step: int, protocol: dict, work_dir: str) -> None:
+        self.step = step
+        self.protocol = protocol
+        self.work_dir = work_dir
+        self.prev_bank: Optional[PrototypeBank] = None
+        self.pred_counts: Dict[int, float] = {}
+        self.metrics_fields: Dict[str, int] = {}
+
+    def file(self, step: int) -> str:
+        return osp.join(self.work_dir, f'step_{step}', PROTOTYPE_FILE)
+
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+
+    @property
+    def _num_new(self) -> int:
+        return len(self.protocol['steps'][self.step])
+
+    def load_bank(self, step: int) -> PrototypeBank:
+        path = self.file(step)
+        if not osp.exists(path):
+            raise FileNotFoundError(
+                f'{path}: prototypes of step {step} not found; STAR-Basic '
+                'needs the previous step of the same run')
+        bank = PrototypeBank.load(path)
+        if bank.meta.get('step') != step or \
+                bank.meta.get('protocol', {}).get('steps') != \
+                self.protocol['steps']:
+            raise ValueError(
+                f"{path}: prototypes of step {bank.meta.get('step')} of "
+                f"protocol {bank.meta.get('protocol', {}).get('steps')}, "
+                f"expected step {step} of {self.protocol['steps']}")
+        return bank
+
+    # -------------------------------------------------------------- before
+    @torch.no_grad()
+    def before_train(self, runner) -> None:
+        if self.step == 0:
+            return
+        model = self._model(runner)
+        bank = self.load_bank(self.step - 1)
+        num_old = model.num_old_classes
+        counts = torch.zeros(num_old, dtype=torch.float64,
+                             device=next(model.parameters()).device)
+        for data in iterate_epoch(runner, 'old-model prediction counts'):
+            label = torch.stack([s.gt_sem_seg.data[0]
+                                 for s in data['data_samples']])
+            _, old_logits = model.old_forward(data['inputs'])
+            pred = model.old_full_prediction(old_logits, label.shape[1:])
+            g_label = grid_labels(label, old_logits.shape[2:])
+            g_pred = grid_labels(pred, old_logits.shape[2:])
+            in_bg = g_pred[g_label == 0]
+            counts += torch.bincount(in_bg.flatten(), minlength=num_old)[
+                :num_old].to(counts)
+        if is_distributed():
+            all_reduce(counts, op='sum')
+        self.prev_bank = bank
+        self.pred_counts = {i: float(counts[i]) for i in range(num_old)}
+        per_iter, ratio = replay_plan(
+            bank.counts(), bank.bg_count, self.pred_counts,
+            epoch_batches(runner) * get_world_size(),
+            self.protocol['setting'], self._num_new)
+        model.set_replay(bank, per_iter, ratio)
+        print_log(f'step {self.step}: replay {sum(per_iter.values())} '
+                  f'prototype features per iteration {per_iter}, background '
+                  f'repetition ratio {ratio:.3f}', logger='current')
+
+    # --------------------------------------------------------------- after
+    @torch.no_grad()
+    def after_train(self, runner) -> None:
+        model = self._model(runner)
+        was_training = model.training
+        model.eval()
+        head = model.decode_head
+        num_classes = head.num_classes
+        stats = None
+        for data in iterate_epoch(runner, f'step {self.step} prototypes'):
+            label = torch.stack([s.gt_sem_seg.data[0]
+                                 for s in data['data_samples']])
+            feats, _ = model.decode_features(data['inputs'])
+            if stats is None:
+                stats = FeatureStatistics(num_classes, feats.shape[1],
+                                          feats.device)
+            stats.update(feats, grid_labels(label, feats.shape[2:]))
+        stats.all_reduce()
+        model.train(was_training)
+        new_ids = list(range(num_classes - head.classes_per_step[-1],
+                             num_classes))
+        entries = stats.finalize([c for c in new_ids if c != 0])
+        label_bg = float(stats.count[0])
+        overlap = self.protocol['setting'] == 'overlap'
+        if self.step == 0:
+            classes, bg_count = {}, label_bg
+        else:
+            prev = self.prev_bank or self.load_bank(self.step - 1)
+            classes = {c: dict(e) for c, e in prev.classes.items()}
+            pred_bg = self.pred_counts.get(0, 0.0)
+            if overlap:
+                bg_count = prev.bg_count * (1 - 0.01 * self._num_new) + \
+                    0.5 * pred_bg
+            else:
+                bg_count = prev.bg_count + pred_bg
+                for c in classes:
+                    classes[c]['count'] += self.pred_counts.get(c, 0.0)
+        classes.update(entries)
+        bank = PrototypeBank(classes, bg_count,
+                             meta=dict(step=self.step,
+                                       protocol=self.protocol))
+        path = self.file(self.step)
+        if get_rank() == 0:
+            bank.save(path)
+        if is_distributed():
+            barrier()
+        self.metrics_fields = dict(replay_bytes=os.path.getsize(path))
+        print_log(f'step {self.step}: {len(bank)} prototypes, η_bg '
+                  f'{bank.bg_count:.0f}, saved to {path} '
+                  f'({self.metrics_fields["replay_bytes"]} bytes)',
+                  logger='current')

@@ -1,0 +1,52 @@
+"""Test one step of a run with the same config path as training uses."""
+import json
+import os.path as osp
+import time
+from typing import Optional, Tuple
+
+from mmengine.runner import CheckpointLoader, Runner
+
+from .step_scheduler import StepScheduler
+
+
+def resolve_checkpoint(scheduler: StepScheduler, path: str,
+                       step: Optional[int]) -> Tuple[str, int]:
+    """(checkpoint, step) from a run dir + step, or from a checkpoint."""
+    if osp.isdir(path):
+        metrics = osp.join(path, 'metrics.json')
+        if not osp.exists(metrics):
+            raise FileNotFoundError(f'{metrics}: not found; is {path} the '
+                                    'work dir of a cisseg run?')
+        with open(metrics) as f:
+            steps = {e['step']: e for e in json.load(f)['steps']}
+        if step is None:
+            step = max(steps)
+        if step not in steps:
+            raise ValueError(f'{metrics}: step {step} is not finished '
+                             f'(finished: {sorted(steps)})')
+        return osp.join(path, steps[step]['checkpoint']), step
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such checkpoint or work dir')
+    meta = CheckpointLoader.load_checkpoint(path, 'cpu').get('meta', {})
+    own = meta.get('cisseg', {}).get('step')
+    if step is None:
+        if own is None:
+            raise ValueError(f'{path}: not a cisseg checkpoint; pass --step')
+        step = own
+    return path, step
+
+
+def test_step(scheduler: StepScheduler, path: str, step: Optional[int],
+              work_dir: Optional[str] = None) -> Tuple[dict, int]:
+    """Evaluate ``step`` on val; returns (metrics, step)."""
+    checkpoint, step = resolve_checkpoint(scheduler, path, step)
+    scheduler.check_checkpoint(checkpoint, step)
+    cfg = scheduler.config_for_step(step, checkpoint, test_only=True)
+    cfg.work_dir = work_dir or osp.join(scheduler.step_dir(step), 'test')
+    cfg.experiment_name = f'test_step{step}_{time.strftime("%Y%m%d_%H%M%S")}'
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                'param_scheduler', 'val_dataloader', 'val_cfg',
+                'val_evaluator'):
+        cfg.pop(key, None)
+    runner = Runner.from_cfg(cfg)
+    return runner.test(), step

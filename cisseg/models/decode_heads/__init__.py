@@ -1,0 +1,3 @@
+from .incremental_aspp_head import IncrementalASPPHead
+
+__all__ = ['IncrementalASPPHead']

@@ -1,0 +1,129 @@
+"""DeepLabV3's ASPP head with a classifier that grows at every step."""
+from typing import List, Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from mmseg.models.decode_heads import ASPPHead
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import SampleList
+
+FORMULATIONS = ('softmax', 'sigmoid')
+
+
+@MODELS.register_module()
+class IncrementalASPPHead(ASPPHead):
+    """ASPP head whose classifier is one 1x1 conv per incremental step.
+
+    Two formulations:
+
+    - ``'softmax'``: one logit per seen class, background included, trained
+      with mmseg's ``loss_decode`` (cross-entropy); fine-tuning and MiB.
+    - ``'sigmoid'``: one sigmoid logit per seen *foreground* class and no
+      background logit (the DKD/STAR formulation). A pixel is background
+      when no sigmoid exceeds 0.5, else the arg-max class. At prediction
+      time a constant 0 logit (sigmoid 0.5) is put in front as channel 0, so
+      mmseg's arg-max post-processing gives exactly that rule.
+
+    Args:
+        classes_per_step (Sequence[int]): train ids added at each step up to
+            the current one, background counted in step 0. ``num_classes``
+            defaults to their sum and must equal it.
+        formulation (str): 'softmax' or 'sigmoid'.
+        **kwargs: arguments of :class:`ASPPHead`.
+    """
+
+    def __init__(self,
+                 classes_per_step: Sequence[int],
+                 formulation: str = 'softmax',
+                 **kwargs) -> None:
+        classes_per_step = [int(c) for c in classes_per_step]
+        if not classes_per_step or min(classes_per_step) < 1:
+            raise ValueError('decode_head.classes_per_step must be positive '
+                             f'counts, got {classes_per_step}')
+        if formulation not in FORMULATIONS:
+            raise ValueError(f'decode_head.formulation must be one of '
+                             f'{FORMULATIONS}, got {formulation!r}')
+        num_classes = kwargs.setdefault('num_classes', sum(classes_per_step))
+        if num_classes != sum(classes_per_step):
+            raise ValueError(
+                f'decode_head.num_classes={num_classes} does not match '
+                f'classes_per_step={classes_per_step}')
+        super().__init__(**kwargs)
+        self.classes_per_step = classes_per_step
+        self.formulation = formulation
+        self.conv_seg = nn.ModuleList(
+            nn.Conv2d(self.channels, n, kernel_size=1)
+            for n in self.logits_per_step)
+
+    @property
+    def logits_per_step(self) -> List[int]:
+        """Output channels of each step's classifier."""
+        counts = list(self.classes_per_step)
+        if self.formulation == 'sigmoid':
+            counts[0] -= 1  # no background logit
+        return counts
+
+    @property
+    def step(self) -> int:
+        return len(self.classes_per_step) - 1
+
+    @property
+    def num_new_logits(self) -> int:
+        return self.logits_per_step[-1]
+
+    def forward_features(self, inputs) -> Tensor:
+        """Features that feed the classifier (ASPP + bottleneck)."""
+        return self._forward_feature(inputs)
+
+    def cls_seg(self, feat: Tensor) -> Tensor:
+        """Logits of every step's classifier, concatenated in train-id
+        order (sigmoid formulation: foreground classes only)."""
+        if self.dropout is not None:
+            feat = self.dropout(feat)
+        return torch.cat([conv(feat) for conv in self.conv_seg], dim=1)
+
+    def classify(self, feat: Tensor) -> Tensor:
+        """Classifier without dropout on ``(N, C)`` or ``(N, C, H, W)``
+        features (prototype replay feeds vectors)."""
+        if feat.dim() == 2:
+            weight = torch.cat([c.weight.flatten(1) for c in self.conv_seg])
+            bias = torch.cat([c.bias for c in self.conv_seg])
+            return torch.addmm(bias, feat, weight.t())
+        return torch.cat([conv(feat) for conv in self.conv_seg], dim=1)
+
+    def to_class_scores(self, logits: Tensor, bg_logit: float = 0.) -> Tensor:
+        """Scores over all seen classes, background first, whose arg-max is
+        the prediction (sigmoid: a constant ``bg_logit`` for background, 0
+        being the sigmoid 0.5 rule)."""
+        if self.formulation == 'softmax':
+            return logits
+        bg = logits.new_full((logits.shape[0], 1) + logits.shape[2:],
+                             bg_logit)
+        return torch.cat([bg, logits], dim=1)
+
+    def predict_by_feat(self, seg_logits: Tensor,
+                        batch_img_metas: List[dict]) -> Tensor:
+        return super().predict_by_feat(
+            self.to_class_scores(seg_logits), batch_img_metas)
+
+    def loss_by_feat(self, seg_logits: Tensor,
+                     batch_data_samples: SampleList) -> dict:
+        if self.formulation == 'softmax':
+            return super().loss_by_feat(seg_logits, batch_data_samples)
+        # Sigmoid/BCE on the new classes' logits only.
+        seg_label = self._stack_batch_gt(batch_data_samples).squeeze(1)
+        seg_logits = resize(seg_logits, size=seg_label.shape[1:],
+                            mode='bilinear', align_corners=self.align_corners)
+        # Train id of the first new class (its logit is the first new one).
+        first_new = self.num_classes - self.num_new_logits
+        losses = dict()
+        losses_decode = self.loss_decode if isinstance(
+            self.loss_decode, nn.ModuleList) else [self.loss_decode]
+        for loss_decode in losses_decode:
+            losses[loss_decode.loss_name] = loss_decode(
+                seg_logits[:, -self.num_new_logits:], seg_label,
+                first_class=first_new, ignore_index=self.ignore_index)
+        return losses

@@ -1,0 +1,79 @@
+"""The prototypes of the classes learned so far, and their replay."""
+from typing import Dict, Optional
+
+import torch
+from torch import Tensor
+
+from cisseg.utils import atomic_torch_save
+
+
+class PrototypeBank:
+    """Per-class prototype entries (see :class:`FeatureStatistics`) keyed
+    by train id, plus the cumulative background count ``bg_count`` (η_bg).
+
+    STAR-Basic saves one bank per step (``step_<t>/prototypes.pth``, the
+    classes seen up to t); the next step loads it.
+    """
+
+    def __init__(self, classes: Optional[Dict[int, dict]] = None,
+                 bg_count: float = 0.0, meta: Optional[dict] = None) -> None:
+        self.classes: Dict[int, dict] = dict(classes or {})
+        self.bg_count = float(bg_count)
+        self.meta = dict(meta or {})
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    @property
+    def class_ids(self):
+        return sorted(self.classes)
+
+    def prototypes(self, device=None) -> Tensor:
+        """(P, C) unit prototypes, in train-id order."""
+        if not self.classes:
+            return torch.zeros(0, 0, device=device)
+        return torch.stack([self.classes[c]['prototype']
+                            for c in self.class_ids]).to(device)
+
+    def counts(self) -> Dict[int, float]:
+        return {c: self.classes[c]['count'] for c in self.class_ids}
+
+    def sample(self, num_per_class: Dict[int, int],
+               generator: Optional[torch.Generator] = None,
+               device=None):
+        """Synthetic features: for class c, ``n_c`` vectors
+        (p_c + eps * noise_c) * r, eps ~ N(0, I), r ~ N(norm_mean, norm_std)
+        one norm per vector.
+
+        Returns:
+            tuple[Tensor, Tensor]: (M, C) features and (M, ) train ids.
+        """
+        feats, labels = [], []
+        for c, n in num_per_class.items():
+            n = int(n)
+            if n <= 0 or c not in self.classes:
+                continue
+            e = self.classes[c]
+            p, s = e['prototype'], e['noise']
+            eps = torch.randn(n, p.numel(), generator=generator)
+            r = e['norm_mean'] + e['norm_std'] * torch.randn(
+                n, 1, generator=generator)
+            feats.append((p + eps * s) * r)
+            labels.append(torch.full((n, ), c, dtype=torch.long))
+        if not feats:
+            return None, None
+        return torch.cat(feats).to(device), torch.cat(labels).to(device)
+
+    def state_dict(self) -> dict:
+        return dict(classes=self.classes, bg_count=self.bg_count,
+                    meta=self.meta)
+
+    def save(self, path: str) -> None:
+        atomic_torch_save(self.state_dict(), path)
+
+    @classmethod
+    def load(cls, path: str) -> 'PrototypeBank':
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        if not isinstance(state, dict) or 'classes' not in state:
+            raise ValueError(f'{path}: not a cisseg prototype file')
+        return cls(state['classes'], state['bg_count'], state.get('meta'))

@@ -1,0 +1,89 @@
+"""Per-step mIoU curves and comparison tables from ``metrics.json`` files."""
+import json
+import os.path as osp
+from typing import List, Optional, Sequence
+
+KEYS = ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU')
+
+
+def load_run(work_dir: str) -> dict:
+    """A run's metrics.json, with its name (method, or the folder name)."""
+    path = work_dir if work_dir.endswith('.json') else osp.join(
+        work_dir, 'metrics.json')
+    if not osp.exists(path):
+        raise FileNotFoundError(f'{path}: not found (is {work_dir} a cisseg '
+                                'work dir?)')
+    with open(path) as f:
+        data = json.load(f)
+    if 'steps' not in data or 'protocol' not in data:
+        raise ValueError(f'{path}: not a cisseg metrics.json (needs '
+                         "'protocol' and 'steps')")
+    data['name'] = data['protocol'].get('method') or osp.basename(
+        osp.normpath(work_dir))
+    return data
+
+
+def _fmt(v) -> str:
+    return '-' if v is None else f'{v:.1f}'
+
+
+def comparison_table(runs: Sequence[dict]) -> str:
+    """Markdown table of the last step of each run (the papers' format:
+    base / inc / all / hIoU), plus the base mIoU kept since step 0."""
+    lines = ['| run | protocol | steps | base | inc. | all | hIoU | '
+             'base kept |', '|---|---|---|---|---|---|---|---|']
+    for r in runs:
+        p = r['protocol']
+        last, first = r['steps'][-1], r['steps'][0]
+        kept = None
+        if first.get('mIoU_base'):
+            kept = 100 * last['mIoU_base'] / first['mIoU_base']
+        lines.append(
+            f"| {r['name']} | {p['dataset']} {p['task']} {p['setting']} | "
+            f"{len(r['steps'])}/{len(p['steps'])} | " +
+            ' | '.join(_fmt(last.get(k)) for k in KEYS) +
+            f" | {_fmt(kept)}{'%' if kept is not None else ''} |")
+    return '\n'.join(lines)
+
+
+def steps_table(run: dict) -> str:
+    """Markdown table of every step of one run."""
+    lines = ['| step | new classes | base | inc. | all | hIoU |',
+             '|---|---|---|---|---|---|']
+    for s in run['steps']:
+        new = s['new_classes']
+        new = f'{new[0]}-{new[-1]}' if len(new) > 2 else ','.join(
+            map(str, new))
+        lines.append(f"| {s['step']} | {new} | " +
+                     ' | '.join(_fmt(s.get(k)) for k in KEYS) + ' |')
+    return '\n'.join(lines)
+
+
+def plot_runs(runs: Sequence[dict], out: str,
+              keys: Optional[List[str]] = None) -> str:
+    """One PNG with a panel per metric (base / inc / all), a line per run."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    keys = list(keys or KEYS[:3])
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2),
+                             squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for r in runs:
+            pts = [(s['step'], s[key]) for s in r['steps']
+                   if s.get(key) is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker='o', label=r['name'])
+        ax.set_title(key)
+        ax.set_xlabel('step')
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel('IoU (%)')
+    axes[0][-1].legend(fontsize=8)
+    p = runs[0]['protocol'] if runs else {}
+    fig.suptitle(f"{p.get('dataset', '')} {p.get('task', '')} "
+                 f"{p.get('setting', '')}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,50 @@
+# The synthetic "shapes" dataset, in Pascal VOC 2012's layout, read by mmseg's
+# PascalVOCDataset. Generated on the first run when data_root is missing; a
+# data_root that already holds a VOC-layout dataset is used as it is.
+dataset_type = 'PascalVOCDataset'
+data_root = 'data/shapes_voc'
+synthetic_data = dict(num_train=400, num_val=100, size=64, seed=0)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type='IncrementalSegDataset',
+        split='train',
+        protocol=None,  # set per step by the step scheduler
+        step=0,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            data_prefix=dict(
+                img_path='JPEGImages', seg_map_path='SegmentationClass'),
+            ann_file='ImageSets/Segmentation/train.txt',
+            pipeline=train_pipeline)))
+test_dataloader = dict(
+    batch_size=10,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='IncrementalSegDataset',
+        split='test',
+        protocol=None,
+        step=0,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            data_prefix=dict(
+                img_path='JPEGImages', seg_map_path='SegmentationClass'),
+            ann_file='ImageSets/Segmentation/val.txt',
+            pipeline=test_pipeline)))
+test_evaluator = dict(type='IncrementalIoUMetric')

@@ -1,0 +1,29 @@
+# STAR-Basic on the authors' formulation: per-class sigmoid logits (no
+# background logit), BCE with pos_weight on the new classes only; prototype
+# replay (PR) from stored prototypes, background pixel repetition (BPR),
+# OCFM (weight 5) and SAD (weight 0.05). At t > 0 BN statistics and dropout
+# are frozen and old classifiers get no gradient. Switch a part off for the
+# ablation: model.prototype_replay=False, model.background_repetition=False,
+# model.ocfm_loss=None, model.sad_loss=None.
+method = dict(
+    model=dict(
+        type='STARSegmentor',
+        prototype_replay=True,
+        background_repetition=True,
+        ocfm_loss=dict(type='OCFMLoss', loss_weight=5.0),
+        sad_loss=dict(type='SADLoss', loss_weight=0.05),
+        old_bg_logit=0.5,
+        init_new_classifier='kaiming',
+        freeze_old_classifiers=True,
+        decode_head=dict(
+            formulation='sigmoid',
+            loss_decode=dict(
+                _delete_=True,
+                type='NewClassBCELoss',
+                pos_weight=4.0,
+                loss_weight=1.0))),
+    custom_hooks=[dict(type='PrototypeReplayHook')],
+    incremental=dict(
+        method='star_basic',
+        step_overrides=dict(
+            inc=dict(model=dict(freeze_bn=True, freeze_dropout=True)))))

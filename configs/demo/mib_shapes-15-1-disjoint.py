@@ -1,0 +1,2 @@
+_base_ = ['./mib_shapes-15-1-overlap.py']
+incremental = dict(setting='disjoint')

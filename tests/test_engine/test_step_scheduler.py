@@ -1,0 +1,169 @@
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from cisseg.engine import (StepScheduler, latest_checkpoint, load_config,
+                           parse_steps)
+from tests.conftest import REPO
+
+
+def demo_cfg(method, data_root, work_dir, **extra):
+    return load_config(
+        osp.join(REPO, 'configs', 'demo', f'{method}_shapes-15-1-overlap.py'),
+        {
+        'data_root': data_root,
+        'incremental.task': '15-5',
+        'train_cfg.max_iters': 3,
+        'incremental.step_overrides.inc.train_cfg.max_iters': 2,
+        'train_dataloader.batch_size': 4,
+        'default_hooks.logger.interval': 1,
+        'work_dir': work_dir,
+        **extra
+    })
+
+
+def test_parse_steps():
+    assert parse_steps(None, 3) == [0, 1, 2]
+    assert parse_steps('1-2', 3) == [1, 2]
+    assert parse_steps('2', 3) == [2]
+    with pytest.raises(ValueError, match='steps 0..2'):
+        parse_steps('1-3', 3)
+    with pytest.raises(ValueError, match="expected 'A-B'"):
+        parse_steps('x', 3)
+
+
+def test_config_for_step(tiny_voc, tmp_path):
+    cfg = demo_cfg('star-basic', tiny_voc, str(tmp_path))
+    sched = StepScheduler(cfg)
+    c0 = sched.config_for_step(0)
+    assert c0.model.decode_head.classes_per_step == [16]
+    assert c0.train_cfg.max_iters == 3
+    assert c0.param_scheduler[0].end == 3
+    assert c0.optim_wrapper.optimizer.lr == 0.01
+    assert 'old_checkpoint' not in c0.model
+    assert c0.work_dir == osp.join(str(tmp_path), 'step_0')
+    c1 = sched.config_for_step(1, load_from='prev.pth')
+    assert c1.model.decode_head.classes_per_step == [16, 5]
+    assert c1.model.decode_head.num_classes == 21
+    assert c1.load_from == c1.model.old_checkpoint == 'prev.pth'
+    assert c1.train_cfg.max_iters == 2 and c1.param_scheduler[0].end == 2
+    assert c1.optim_wrapper.optimizer.lr == 0.001
+    assert c1.model.freeze_bn is True
+    assert c1.train_dataloader.dataset.step == 1
+    assert c1.train_dataloader.dataset.dataset.data_root == tiny_voc
+    hook = [h for h in c1.custom_hooks if h.type == 'PrototypeReplayHook'][0]
+    assert hook.step == 1 and hook.work_dir == str(tmp_path)
+    assert c0.experiment_name != c1.experiment_name
+    assert 'name' not in c1.visualizer
+    with pytest.raises(ValueError, match='needs the checkpoint of step 0'):
+        sched.config_for_step(1)
+
+
+def test_finetune_does_not_build_an_old_model(tiny_voc, tmp_path):
+    sched = StepScheduler(demo_cfg('finetune', tiny_voc, str(tmp_path)))
+    assert 'old_checkpoint' not in sched.config_for_step(1, 'p.pth').model
+
+
+@pytest.fixture(scope='module')
+def finetune_run(tiny_voc, tmp_path_factory):
+    work_dir = str(tmp_path_factory.mktemp('ft'))
+    data = StepScheduler(demo_cfg('finetune', tiny_voc, work_dir)).run()
+    return work_dir, data
+
+
+def test_metrics_json_schema(finetune_run):
+    work_dir, data = finetune_run
+    with open(osp.join(work_dir, 'metrics.json')) as f:
+        on_disk = json.load(f)
+    assert on_disk == data
+    assert on_disk['protocol'] == dict(
+        dataset='voc', task='15-5', setting='overlap', method='finetune',
+        steps=[list(range(16)), [16, 17, 18, 19, 20]])
+    s0, s1 = on_disk['steps']
+    assert s0['step'] == 0 and s0['classes'] == list(range(16))
+    assert s0['new_classes'] == list(range(16))
+    assert s0['mIoU_inc'] is None and s0['hIoU'] is None
+    assert 0 <= s0['mIoU_base'] <= 100 and 0 <= s0['mIoU_all'] <= 100
+    assert list(s0['per_class'])[:2] == ['background', 'aeroplane']
+    assert len(s1['per_class']) == 21 and s1['new_classes'] == list(
+        range(16, 21))
+    for s in (s0, s1):
+        assert osp.isfile(osp.join(work_dir, s['checkpoint']))
+        assert s['train_images'] > 0 and s['train_seconds'] > 0
+    assert s1['mIoU_inc'] is not None and s1['hIoU'] is not None
+    assert s1['checkpoint'].startswith('step_1/')
+
+
+def test_resume_skips_finished_steps(finetune_run, tiny_voc, monkeypatch):
+    work_dir, data = finetune_run
+    from mmengine.runner import Runner
+
+    def fail(*args, **kwargs):
+        raise AssertionError('a finished step was run again')
+
+    monkeypatch.setattr(Runner, 'from_cfg', fail)
+    again = StepScheduler(demo_cfg('finetune', tiny_voc, work_dir),
+                          resume=True).run()
+    assert again == data
+
+
+def test_resume_unfinished_step_from_its_checkpoint(finetune_run, tiny_voc,
+                                                    tmp_path, monkeypatch):
+    work_dir, data = finetune_run
+    import shutil
+    copy_dir = str(tmp_path / 'run')
+    shutil.copytree(work_dir, copy_dir)
+    partial = dict(data, steps=data['steps'][:1])
+    with open(osp.join(copy_dir, 'metrics.json'), 'w') as f:
+        json.dump(partial, f)
+    seen = {}
+    from mmengine.runner import Runner
+
+    def capture(cfg):
+        seen['cfg'] = cfg
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, 'from_cfg', capture)
+    with pytest.raises(KeyboardInterrupt):
+        StepScheduler(demo_cfg('finetune', tiny_voc, copy_dir),
+                      resume=True).run()
+    cfg = seen['cfg']
+    assert cfg.resume is True
+    assert cfg.load_from == latest_checkpoint(osp.join(copy_dir, 'step_1'))
+    assert cfg.work_dir == osp.join(copy_dir, 'step_1')
+
+
+def test_checkpoint_of_another_step_is_refused(finetune_run, tiny_voc):
+    work_dir, data = finetune_run
+    sched = StepScheduler(demo_cfg('finetune', tiny_voc, work_dir))
+    ckpt1 = osp.join(work_dir, data['steps'][1]['checkpoint'])
+    with pytest.raises(ValueError, match='checkpoint of step 1 .* expected '
+                       'step 0'):
+        sched.check_checkpoint(ckpt1, 0)
+
+
+def test_work_dir_of_another_protocol_is_refused(finetune_run, tiny_voc):
+    work_dir, _ = finetune_run
+    cfg = demo_cfg('finetune', tiny_voc, work_dir)
+    cfg.incremental.task = '15-1'
+    with pytest.raises(ValueError, match='use another --work-dir'):
+        StepScheduler(cfg, resume=True).run()
+
+
+def test_missing_previous_step(tiny_voc, tmp_path):
+    cfg = demo_cfg('finetune', tiny_voc, str(tmp_path))
+    with pytest.raises(ValueError, match='needs step 0, which has no entry'):
+        StepScheduler(cfg, steps='1').run()
+
+
+def test_test_step_equals_training_evaluation(finetune_run, tiny_voc):
+    from cisseg.engine.test import test_step
+    work_dir, data = finetune_run
+    sched = StepScheduler(demo_cfg('finetune', tiny_voc, work_dir))
+    metrics, step = test_step(sched, work_dir, 1)
+    assert step == 1
+    entry = data['steps'][1]
+    for key in ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU'):
+        assert metrics[key] == pytest.approx(entry[key], abs=1e-9)

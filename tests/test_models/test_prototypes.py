@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from cisseg.engine.hooks.prototype_replay_hook import replay_plan
+from cisseg.models.utils import FeatureStatistics, PrototypeBank, grid_labels
+
+
+def test_grid_labels_take_cell_centres():
+    label = torch.arange(16).view(1, 4, 4)
+    assert grid_labels(label, (2, 2)).tolist() == [[[5, 7], [13, 15]]]
+    assert grid_labels(label, (4, 4)).tolist() == label.tolist()
+
+
+def test_statistics_by_hand():
+    feat = torch.zeros(1, 2, 2, 2)
+    feat[0, :, 0, 0] = torch.tensor([3., 4.])   # class 1, |f| = 5
+    feat[0, :, 0, 1] = torch.tensor([0., 2.])   # class 1, |f| = 2
+    feat[0, :, 1, 0] = torch.tensor([9., 9.])   # 255: skipped
+    feat[0, :, 1, 1] = torch.tensor([1., 0.])   # class 2
+    label = torch.tensor([[[1, 1], [255, 2]]])
+    stats = FeatureStatistics(3, 2)
+    stats.update(feat, label)
+    out = stats.finalize([0, 1, 2])
+    assert 0 not in out  # absent class: no entry
+    e = out[1]
+    assert e['count'] == 2
+    p = torch.tensor([0.6, 1.8]) / torch.tensor([0.6, 1.8]).norm()
+    assert e['prototype'].tolist() == pytest.approx(p.tolist(), abs=1e-6)
+    units = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    noise = ((units - p) ** 2).mean(0).sqrt()
+    assert e['noise'].tolist() == pytest.approx(noise.tolist(), abs=1e-6)
+    assert e['norm_mean'] == pytest.approx(3.5)
+    assert e['norm_std'] == pytest.approx(4.5 ** 0.5)
+    assert out[2]['count'] == 1 and out[2]['norm_std'] == 0
+
+
+def test_statistics_add_up_over_batches():
+    torch.manual_seed(0)
+    feat = torch.randn(4, 3, 2, 2)
+    label = torch.randint(0, 3, (4, 2, 2))
+    whole = FeatureStatistics(3, 3)
+    whole.update(feat, label)
+    parts = FeatureStatistics(3, 3)
+    parts.update(feat[:2], label[:2])
+    parts.update(feat[2:], label[2:])
+    a, b = whole.finalize([0, 1, 2]), parts.finalize([0, 1, 2])
+    for c in a:
+        assert a[c]['prototype'].tolist() == pytest.approx(
+            b[c]['prototype'].tolist(), abs=1e-6)
+        assert a[c]['count'] == b[c]['count']
+
+
+def test_replay_plan_overlap_and_disjoint():
+    counts = {1: 1000.0, 2: 50.0}
+    pred = {0: 400.0, 1: 200.0, 2: 80.0}
+    per_iter, ratio = replay_plan(counts, 2000.0, pred, 10, 'overlap', 1)
+    assert per_iter == {1: 80, 2: 0}  # (1000-200)/10; 50-80 < 0 -> 0
+    assert ratio == pytest.approx(2000 * 0.99 / 400 - 0.5)
+    per_iter, ratio = replay_plan(counts, 2000.0, pred, 10, 'disjoint', 1)
+    assert per_iter == {1: 100, 2: 5}
+    assert ratio == pytest.approx(5.0)
+    _, ratio = replay_plan(counts, 100.0, pred, 10, 'overlap', 5)
+    assert ratio == 0.0  # clamped
+
+
+def test_bank_sampling_and_file_roundtrip(tmp_path):
+    p = torch.tensor([1.0, 0.0])
+    bank = PrototypeBank({3: dict(prototype=p, noise=torch.zeros(2),
+                                  norm_mean=2.0, norm_std=0.0, count=7.0)},
+                         bg_count=11.0, meta=dict(step=0))
+    feats, labels = bank.sample({3: 4})
+    assert feats.shape == (4, 2) and labels.tolist() == [3] * 4
+    assert torch.allclose(feats, torch.tensor([[2.0, 0.0]] * 4))
+    assert bank.sample({3: 0}) == (None, None)
+    path = str(tmp_path / 'p.pth')
+    bank.save(path)
+    again = PrototypeBank.load(path)
+    assert again.bg_count == 11.0 and again.counts() == {3: 7.0}
+    assert again.meta == dict(step=0)
+
+
+def test_bank_rejects_other_files(tmp_path):
+    path = str(tmp_path / 'x.pth')
+    torch.save({'weights': 1}, path)
+    with pytest.raises(ValueError, match='not a cisseg prototype file'):
+        PrototypeBank.load(path)

@@ -1,0 +1,144 @@
+import pytest
+import torch
+from mmengine.structures import PixelData
+
+from mmseg.structures import SegDataSample
+from tests.test_models._tiny import build_tiny
+
+
+def _samples(label):
+    out = []
+    for lab in label:
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=lab[None])
+        s.set_metainfo(dict(img_shape=lab.shape, ori_shape=lab.shape,
+                            pad_shape=lab.shape))
+        out.append(s)
+    return out
+
+
+def _with_old(seg_type, formulation, **kwargs):
+    old = build_tiny([16], formulation=formulation)
+    new = build_tiny([16, 1], seg_type=seg_type, formulation=formulation,
+                     **kwargs)
+    new.load_state_dict(old.state_dict(), strict=False)
+    new.set_old_model(old)
+    return new, old
+
+
+def test_old_model_is_frozen_and_outside_state_dict(tmp_path):
+    new, old = _with_old('STARSegmentor', 'sigmoid')
+    assert not any(k.startswith('_old') for k in new.state_dict())
+    n_params = sum(p.numel() for p in new.parameters())
+    assert n_params == sum(p.numel() for p in build_tiny(
+        [16, 1], formulation='sigmoid').parameters())
+    new.train()
+    assert not old.training
+    assert all(not p.requires_grad for p in old.parameters())
+    x = torch.randn(2, 3, 32, 32)
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :8] = 16
+    label[:, 20:] = 255
+    losses = new.loss(x, _samples(label))
+    sum(losses.values()).backward()
+    assert all(p.grad is None for p in old.parameters())
+    # old classifiers are frozen, the new one learns
+    assert new.decode_head.conv_seg[0].weight.grad is None
+    assert new.decode_head.conv_seg[1].weight.grad is not None
+
+
+def test_old_model_follows_device_and_dtype():
+    new, old = _with_old('MiBSegmentor', 'softmax')
+    new.double()
+    assert next(old.parameters()).dtype == torch.float64
+
+
+def test_load_old_model_rejects_wrong_class_count(tmp_path):
+    other = build_tiny([11])
+    path = str(tmp_path / 'ckpt.pth')
+    torch.save(dict(state_dict=other.state_dict(), meta={}), path)
+    new = build_tiny([16, 1])
+    with pytest.raises(ValueError, match='not a checkpoint of step 0'):
+        new.load_old_model(path)
+    good = build_tiny([16])
+    torch.save(dict(state_dict=good.state_dict(), meta={}), path)
+    new.load_old_model(path)
+    assert torch.equal(new.old_model.decode_head.conv_seg[0].weight,
+                       good.decode_head.conv_seg[0].weight)
+
+
+def test_mib_background_init():
+    new, _ = _with_old('MiBSegmentor', 'softmax')
+    bg = new.decode_head.conv_seg[0]
+    w0, b0 = bg.weight[0].clone(), bg.bias[0].item()
+    new.init_new_classifier()
+    cls = new.decode_head.conv_seg[1]
+    assert torch.equal(cls.weight[0], w0)
+    assert cls.bias[0].item() == pytest.approx(b0 - torch.log(
+        torch.tensor(2.)).item())
+    assert bg.bias[0].item() == pytest.approx(cls.bias[0].item())
+    # background + new class now share the old background probability
+    x = torch.randn(1, 3, 32, 32)
+    new.eval()
+    _, z = new.decode_features(x)
+    p = z.softmax(1)
+    assert torch.allclose(p[:, 0], p[:, 16], atol=1e-6)
+
+
+def test_mib_losses():
+    new, _ = _with_old('MiBSegmentor', 'softmax')
+    x = torch.randn(2, 3, 32, 32)
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :6] = 16
+    losses = new.loss(x, _samples(label))
+    assert set(losses) == {'loss_unce', 'loss_unkd'}
+
+
+@pytest.mark.parametrize('switches,keys', [
+    ({}, {'loss_bce', 'loss_ocfm', 'loss_sad'}),
+    (dict(ocfm_loss=None), {'loss_bce', 'loss_sad'}),
+    (dict(sad_loss=None), {'loss_bce', 'loss_ocfm'}),
+])
+def test_star_loss_parts_switch(switches, keys):
+    from cisseg.models.utils import PrototypeBank
+    new, _ = _with_old('STARSegmentor', 'sigmoid', **switches)
+    bank = PrototypeBank({c: dict(prototype=torch.nn.functional.normalize(
+        torch.rand(16), dim=0), noise=torch.full((16, ), .1), norm_mean=3.,
+        norm_std=.5, count=100.) for c in range(1, 16)}, bg_count=500.)
+    new.set_replay(bank, {c: 2 for c in range(1, 16)}, 1.5)
+    x = torch.randn(2, 3, 32, 32)
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :8] = 16
+    losses = new.loss(x, _samples(label))
+    assert set(losses) == keys
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_star_replay_and_bpr_change_bce_only_through_new_logits():
+    from cisseg.models.utils import PrototypeBank
+    torch.manual_seed(0)
+    new, _ = _with_old('STARSegmentor', 'sigmoid', ocfm_loss=None,
+                       sad_loss=None)
+    new.eval()  # no dropout noise: compare the same forward
+    x = torch.randn(2, 3, 32, 32)
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :8] = 16
+    plain = new.loss(x, _samples(label))['loss_bce']
+    bank = PrototypeBank({1: dict(prototype=torch.ones(16) / 4,
+                                  noise=torch.zeros(16), norm_mean=1.,
+                                  norm_std=0., count=10.)})
+    new.set_replay(bank, {1: 64}, 0.0)
+    replay = new.loss(x, _samples(label))['loss_bce']
+    # replayed features (all equal) add softplus(new logit) with weight M/S
+    head = new.decode_head
+    f = torch.ones(1, 16) / 4
+    z = head.classify(f)[:, -1]
+    cells = 2 * 4 * 4
+    w = 64 / cells
+    expected = (plain + w * torch.nn.functional.softplus(z).sum()) / (1 + w)
+    assert replay.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_star_needs_sigmoid_head():
+    with pytest.raises(ValueError, match="formulation='sigmoid'"):
+        build_tiny([16], seg_type='STARSegmentor', formulation='softmax')
