@@ -167,3 +167,27 @@ def test_test_step_equals_training_evaluation(finetune_run, tiny_voc):
     entry = data['steps'][1]
     for key in ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU'):
         assert metrics[key] == pytest.approx(entry[key], abs=1e-9)
+
+
+def test_star_basic_two_steps(tiny_voc, tmp_path):
+    import torch
+    from cisseg.models.utils import PrototypeBank
+    work_dir = str(tmp_path / 'star')
+    data = StepScheduler(demo_cfg('star-basic', tiny_voc, work_dir)).run()
+    s0, s1 = data['steps']
+    assert s0['replay_bytes'] == os.path.getsize(
+        osp.join(work_dir, 'step_0', 'prototypes.pth'))
+    bank0 = PrototypeBank.load(osp.join(work_dir, 'step_0', 'prototypes.pth'))
+    bank1 = PrototypeBank.load(osp.join(work_dir, 'step_1', 'prototypes.pth'))
+    assert set(bank0.class_ids) <= set(range(1, 16))
+    assert set(bank1.class_ids) - set(bank0.class_ids) <= set(range(16, 21))
+    assert len(bank1) > len(bank0) and bank0.bg_count > 0
+    for c in bank0.class_ids:  # old prototypes are carried over unchanged
+        assert torch.equal(bank0.classes[c]['prototype'],
+                           bank1.classes[c]['prototype'])
+    assert s1['mIoU_inc'] is not None
+    # the step-1 checkpoint holds the grown classifier, stamped for step 1
+    ckpt = torch.load(osp.join(work_dir, s1['checkpoint']),
+                      weights_only=False)
+    assert ckpt['meta']['cisseg']['classes_per_step'] == [16, 5]
+    assert ckpt['state_dict']['decode_head.conv_seg.1.weight'].shape[0] == 5

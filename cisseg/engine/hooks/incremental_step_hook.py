@@ -1,4 +1,6 @@
 """Per-step bookkeeping inside a step's Runner."""
+import json
+
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
@@ -21,7 +23,8 @@ class IncrementalStepHook(Hook):
 
     def __init__(self, step: int, protocol: dict) -> None:
         self.step = step
-        self.protocol = protocol
+        # plain types: the dict is saved in files loaded with weights_only
+        self.protocol = json.loads(json.dumps(protocol))
 
     @staticmethod
     def _model(runner):

@@ -1,4 +1,5 @@
 """STAR-Basic's prototype bookkeeping around a step's training."""
+import json
 import math
 import os
 import os.path as osp
@@ -27,18 +28,25 @@ def epoch_batches(runner) -> int:
 
 
 def iterate_epoch(runner, desc: str) -> Iterator[dict]:
-    """One epoch of the step's training data (each rank its share),
-    preprocessed by the model's data preprocessor."""
+    """One pass over the step's training set (each rank its share, in
+    order), preprocessed by the model's data preprocessor.
+
+    A loader of its own: iterating the Runner's loader would close the
+    InfiniteSampler's shared index generator that training goes on to use.
+    """
+    from mmengine.dataset import DefaultSampler
+    from torch.utils.data import DataLoader
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
-    loader = runner.train_dataloader
-    n = epoch_batches(runner)
-    bar = ProgressBar(n) if get_rank() == 0 else None
+    train = runner.train_dataloader
+    loader = DataLoader(
+        train.dataset, batch_size=train.batch_size,
+        sampler=DefaultSampler(train.dataset, shuffle=False, round_up=False),
+        collate_fn=train.collate_fn, num_workers=0)
+    bar = ProgressBar(len(loader)) if get_rank() == 0 else None
     if bar is not None:
-        print_log(f'{desc}: {n} batches', logger='current')
-    it = iter(loader)
-    for _ in range(n):
-        batch = next(it)
+        print_log(f'{desc}: {len(loader)} batches', logger='current')
+    for batch in loader:
         yield model.data_preprocessor(batch, training=False)
         if bar is not None:
             bar.update()
@@ -112,7 +120,8 @@ class PrototypeReplayHook(Hook):
 
     def __init__(self, step: int, protocol: dict, work_dir: str) -> None:
         self.step = step
-        self.protocol = protocol
+        # plain types: the dict is saved in files loaded with weights_only
+        self.protocol = json.loads(json.dumps(protocol))
         self.work_dir = work_dir
         self.prev_bank: Optional[PrototypeBank] = None
         self.pred_counts: Dict[int, float] = {}

@@ -2,7 +2,8 @@
 # background logit), BCE with pos_weight on the new classes only; prototype
 # replay (PR) from stored prototypes, background pixel repetition (BPR),
 # OCFM (weight 5) and SAD (weight 0.05). At t > 0 BN statistics and dropout
-# are frozen and old classifiers get no gradient. Switch a part off for the
+# are frozen, old classifiers get no gradient, and the learning rate is x10 on
+# the decode head and x100 on the (new) classifier, as the authors train. Switch a part off for the
 # ablation: model.prototype_replay=False, model.background_repetition=False,
 # model.ocfm_loss=None, model.sad_loss=None.
 method = dict(
@@ -26,4 +27,15 @@ method = dict(
     incremental=dict(
         method='star_basic',
         step_overrides=dict(
-            inc=dict(model=dict(freeze_bn=True, freeze_dropout=True)))))
+            inc=dict(
+                model=dict(freeze_bn=True, freeze_dropout=True),
+                optim_wrapper=dict(
+                    # base lr 1/100 of the demo's step 0 (the authors: 1/10
+                    # of a step 0 that already has x10 on the head)
+                    optimizer=dict(lr=0.0005),
+                    paramwise_cfg=dict(
+                        custom_keys={
+                            'decode_head': dict(lr_mult=10.0),
+                            # old classifiers are frozen: this is the new one
+                            'decode_head.conv_seg': dict(lr_mult=100.0),
+                        }))))))
