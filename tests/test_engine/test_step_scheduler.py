@@ -191,3 +191,23 @@ def test_star_basic_two_steps(tiny_voc, tmp_path):
                       weights_only=False)
     assert ckpt['meta']['cisseg']['classes_per_step'] == [16, 5]
     assert ckpt['state_dict']['decode_head.conv_seg.1.weight'].shape[0] == 5
+
+
+def test_star_lite_two_steps_stores_nothing(tiny_voc, tmp_path):
+    work_dir = str(tmp_path / 'lite')
+    cfg = demo_cfg('star-lite', tiny_voc, work_dir,
+                   **{'custom_hooks.0.recognition_iters': 50})
+    data = StepScheduler(cfg).run()
+    assert [s['replay_bytes'] for s in data['steps']] == [0, 0]
+    assert data['protocol']['method'] == 'star_lite'
+    files = [f for _, _, fs in os.walk(work_dir) for f in fs]
+    assert not [f for f in files if f.startswith('prototypes')]
+    assert data['steps'][1]['mIoU_inc'] is not None
+
+
+def test_star_lite_refuses_stored_prototypes(tiny_voc, tmp_path):
+    cfg = demo_cfg('star-lite', tiny_voc, str(tmp_path))
+    cfg.custom_hooks = list(cfg.custom_hooks) + [
+        dict(type='PrototypeReplayHook')]
+    with pytest.raises(ValueError, match='cannot be combined with stored'):
+        StepScheduler(cfg).run()
