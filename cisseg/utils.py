@@ -7,14 +7,26 @@ import tempfile
 import torch
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the
-    whole new one, never a part: write a temp file, fsync, rename."""
+    whole new one, never a part: write a temp file, fsync, rename. The file
+    gets the permissions ``open(path, 'wb')`` would give it (mkstemp's
+    temp files are private, 0600)."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.',
                                suffix='.tmp', dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()

@@ -56,17 +56,13 @@ def main():
     scheduler = StepScheduler(cfg)
     metrics, step = test_step(scheduler, args.checkpoint, args.step,
                               work_dir=args.work_dir)
-    if args.out:
+    from mmengine.dist import get_rank
+    if args.out and get_rank() == 0:
         with open(args.out, 'w') as f:
             json.dump(dict(step=step, **metrics), f, indent=2)
 
 
 if __name__ == '__main__':
-    debug = '--debug' in sys.argv
-    try:
-        main()
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        if debug:
-            raise
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(1)
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    from cisseg.engine.launch import run_tool
+    sys.exit(run_tool(main, debug='--debug' in sys.argv))

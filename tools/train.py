@@ -54,6 +54,10 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise ValueError('--amp: mixed precision (AmpOptimWrapper) '
+                             'needs a CUDA GPU; none is available')
         optim_wrapper = cfg.optim_wrapper.type
         if optim_wrapper == 'AmpOptimWrapper':
             print('AMP training is already enabled in your config.')
@@ -66,11 +70,5 @@ def main():
 
 if __name__ == '__main__':
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    debug = '--debug' in sys.argv
-    try:
-        main()
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        if debug:
-            raise
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(1)
+    from cisseg.engine.launch import run_tool
+    sys.exit(run_tool(main, debug='--debug' in sys.argv))

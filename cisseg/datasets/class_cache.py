@@ -75,14 +75,17 @@ def image_classes(seg_paths: Sequence[str],
     """The classes of each label map in ``seg_paths``, from the cache.
 
     Under distributed training rank 0 reads the labels and writes the cache;
-    the other ranks wait, then read it.
+    the other ranks wait, then read it. Every rank passes the barrier, cache
+    or not: a rank that found the cache written a moment ago by rank 0 must
+    not skip the barrier rank 0 waits in.
     """
     rel = [osp.relpath(p, cache_dir) for p in seg_paths]
     path = _cache_file(cache_dir, rel, tag)
-    cached = _load(path, rel)
-    if cached is not None:
-        return cached
-    if get_rank() == 0:
+    if not is_distributed():
+        cached = _load(path, rel)
+        if cached is not None:
+            return cached
+    if get_rank() == 0 and _load(path, rel) is None:
         os.makedirs(cache_dir, exist_ok=True)
         result: Dict[str, List[int]] = {}
         bar = ProgressBar(len(seg_paths)) if len(seg_paths) > 200 else None

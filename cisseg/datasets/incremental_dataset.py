@@ -68,16 +68,27 @@ class IncrementalSegDataset:
 
     @staticmethod
     def _check_data_root(cfg: dict) -> None:
+        """Fail early, naming the missing path and the expected layout."""
         root = cfg.get('data_root')
         if root and not osp.isdir(root):
             raise FileNotFoundError(
                 f'data_root {root!r} does not exist (dataset '
                 f"{cfg.get('type')}); see data/README.md for the layout")
+        prefix = cfg.get('data_prefix') or {}
+        for key, what in (('img_path', 'image folder'),
+                          ('seg_map_path', 'label folder')):
+            sub = prefix.get(key)
+            if root and sub and not osp.isdir(osp.join(root, sub)):
+                raise FileNotFoundError(
+                    f'{osp.join(root, sub)}: {what} not found (dataset '
+                    f"{cfg.get('type')} expects data_root/{sub}/); see "
+                    'data/README.md for the layout')
         ann = cfg.get('ann_file')
         if root and ann and not osp.isfile(osp.join(root, ann)):
             raise FileNotFoundError(
                 f'{osp.join(root, ann)}: annotation file not found (dataset '
-                f"{cfg.get('type')} expects it under data_root)")
+                f"{cfg.get('type')} expects it under data_root); see "
+                'data/README.md for the layout')
 
     def _insert_remap(self) -> None:
         transforms = self.dataset.pipeline.transforms

@@ -6,6 +6,11 @@ of its logit in the model and of its row in the metrics. Background (dataset
 id 0 for VOC and ADE20K) is always train id 0 and belongs to step 0.
 Cityscapes has no background class: a virtual ``background`` (train id 0)
 receives the pixels of classes that are not labelled at a step.
+
+Pixels of *future* classes (not seen yet at a step) become background by
+default (``unseen='background'``, the MiB/PLOP convention); with
+``unseen='ignore'`` they become 255 instead, in training and in testing.
+Old classes in a step's training labels are always background.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -40,6 +45,7 @@ TASKS = {
 }
 
 SETTINGS = ('overlap', 'disjoint')
+UNSEEN = ('background', 'ignore')
 
 
 def _split(classes: List[int], num_base: int, num_inc: int,
@@ -62,12 +68,15 @@ class Protocol:
         setting (str): 'overlap' or 'disjoint'.
         steps (list[list[int]]): the dataset class ids of each step.
         class_names (tuple[str]): the dataset's class names, by dataset id.
+        unseen (str): what pixels of classes not seen yet become:
+            'background' (train id 0) or 'ignore' (255).
     """
     dataset: str
     task: str
     setting: str
     steps: Tuple[Tuple[int, ...], ...]
     class_names: Tuple[str, ...] = field(default=(), compare=False)
+    unseen: str = 'background'
 
     @property
     def num_steps(self) -> int:
@@ -131,12 +140,16 @@ class Protocol:
         ``split='train'``: the step's new classes keep their train ids; old
         and future classes become background (0). ``split='test'``: every
         seen class keeps its train id, unseen classes become background.
-        255 stays 255; values the dataset does not have map to ``INVALID``.
+        With ``unseen='ignore'`` future classes become 255 instead of 0 (in
+        both splits). 255 stays 255; values the dataset does not have map to
+        ``INVALID``.
         """
         if split not in ('train', 'test'):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         lut = np.full(256, INVALID, dtype=np.int16)
-        lut[:self.num_dataset_classes] = 0
+        lut[:self.num_dataset_classes] = (
+            IGNORE_INDEX if self.unseen == 'ignore' else 0)
+        lut[self.seen_classes(step)] = 0
         lut[IGNORE_INDEX] = IGNORE_INDEX
         ids = self.train_ids(step)
         keep = ids if split == 'test' else {
@@ -162,9 +175,12 @@ class Protocol:
         return True
 
     def to_dict(self) -> dict:
-        return dict(dataset=self.dataset, task=self.task,
-                    setting=self.setting,
-                    steps=[list(s) for s in self.steps])
+        out = dict(dataset=self.dataset, task=self.task,
+                   setting=self.setting,
+                   steps=[list(s) for s in self.steps])
+        if self.unseen != 'background':  # the default is left implicit
+            out['unseen'] = self.unseen
+        return out
 
 
 def build_protocol(dataset: str,
@@ -172,7 +188,8 @@ def build_protocol(dataset: str,
                    setting: str = 'overlap',
                    steps: Optional[Sequence[Sequence[int]]] = None,
                    order_seed: Optional[int] = None,
-                   class_names: Sequence[str] = ()) -> Protocol:
+                   class_names: Sequence[str] = (),
+                   unseen: str = 'background') -> Protocol:
     """Build a :class:`Protocol` from its name, or from a custom order.
 
     Args:
@@ -184,6 +201,8 @@ def build_protocol(dataset: str,
         order_seed (int, optional): shuffle the non-background classes with
             this seed before splitting them as ``task`` says.
         class_names (list[str]): the dataset's class names.
+        unseen (str): 'background' (default) or 'ignore': what pixels of
+            classes not seen yet at a step become.
     """
     if dataset not in DATASET_INFO:
         raise ValueError(f'incremental.dataset: unknown dataset {dataset!r}, '
@@ -191,6 +210,9 @@ def build_protocol(dataset: str,
     if setting not in SETTINGS:
         raise ValueError(f'incremental.setting: unknown setting {setting!r}, '
                          f'expected one of {list(SETTINGS)}')
+    if unseen not in UNSEEN:
+        raise ValueError(f'incremental.unseen: unknown value {unseen!r}, '
+                         f'expected one of {list(UNSEEN)}')
     info = DATASET_INFO[dataset]
     n = info['num_classes']
     if steps is None:
@@ -211,7 +233,7 @@ def build_protocol(dataset: str,
         raise ValueError(f'{dataset} has {n} classes but {len(class_names)} '
                          'class names were given')
     names = tuple(class_names) or tuple(f'class_{i}' for i in range(n))
-    return Protocol(dataset, task, setting, steps, names)
+    return Protocol(dataset, task, setting, steps, names, unseen)
 
 
 def _validate_steps(steps, dataset: str) -> None:

@@ -16,6 +16,9 @@ import numpy as np
 from PIL import Image
 
 NUM_CLASSES = 21  # background + 20 VOC classes
+# Written first by the generator: a data root holding it but no train.txt
+# is a generation that was interrupted (not a user's dataset).
+MARKER = '.cisseg_synthetic'
 
 
 def class_colors() -> np.ndarray:
@@ -111,6 +114,9 @@ def generate_synthetic_voc(root: str,
     for sub in ('JPEGImages', 'SegmentationClass',
                 osp.join('ImageSets', 'Segmentation')):
         os.makedirs(osp.join(root, sub), exist_ok=True)
+    with open(osp.join(root, MARKER), 'w') as f:
+        f.write(f'num_train={num_train} num_val={num_val} size={size} '
+                f'max_objects={max_objects} seed={seed}\n')
     rng = np.random.RandomState(seed)
     palette = voc_palette()
     names = {'train': [], 'val': []}
@@ -141,10 +147,14 @@ def generate_synthetic_voc(root: str,
 
 def ensure_synthetic_voc(root: Optional[str], **kwargs) -> None:
     """Generate the dataset at ``root`` unless a VOC-layout dataset is
-    already there (a user's own data is used as it is)."""
+    already there (a user's own data is used as it is). A generation that
+    was interrupted (marker but no ``train.txt``) is done again."""
     if root is None:
         return
     if osp.isdir(osp.join(root, 'ImageSets', 'Segmentation')) and osp.isdir(
             osp.join(root, 'JPEGImages')):
-        return
+        interrupted = osp.exists(osp.join(root, MARKER)) and not osp.exists(
+            osp.join(root, 'ImageSets', 'Segmentation', 'train.txt'))
+        if not interrupted:
+            return
     generate_synthetic_voc(root, **kwargs)

@@ -39,4 +39,6 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write_bytes(str(filepath), obj.encode(encoding))
 
 
-register_backend('local', AtomicLocalBackend, force=True)
+# prefixes='': paths without a scheme (local files) map to this backend;
+# without it get_file_backend() would still return mmengine's LocalBackend.
+register_backend('local', AtomicLocalBackend, force=True, prefixes='')

@@ -87,7 +87,8 @@ class StepScheduler:
             inc.dataset, inc.get('task', 'custom'),
             inc.get('setting', 'overlap'), steps=inc.get('steps'),
             order_seed=inc.get('order_seed'),
-            class_names=self._dataset_class_names())
+            class_names=self._dataset_class_names(),
+            unseen=inc.get('unseen', 'background'))
         self.steps = parse_steps(steps, self.protocol.num_steps)
         self.metrics_path = osp.join(self.work_dir, METRICS_FILE)
 
@@ -254,9 +255,12 @@ class StepScheduler:
     def run(self) -> dict:
         from mmengine.runner import Runner
         os.makedirs(self.work_dir, exist_ok=True)
-        ensure_synthetic_voc(self.cfg.get('synthetic_data') and
-                             self.cfg.get('data_root'),
-                             **(self.cfg.get('synthetic_data') or {}))
+        if get_rank() == 0:  # the others wait for the data
+            ensure_synthetic_voc(self.cfg.get('synthetic_data') and
+                                 self.cfg.get('data_root'),
+                                 **(self.cfg.get('synthetic_data') or {}))
+        if is_distributed():
+            barrier()
         data = self.load_metrics()
         for step in self.steps:
             done = self.finished(data, step)
@@ -277,10 +281,13 @@ class StepScheduler:
             resume_from = latest_checkpoint(self.step_dir(step)) \
                 if self.resume else None
             if resume_from is not None:
+                self.check_checkpoint(resume_from, step)
                 cfg.resume, cfg.load_from = True, resume_from
             start = time.time()
             runner = Runner.from_cfg(cfg)
             runner.train()
+            if is_distributed():  # rank 0 has saved the last checkpoint
+                barrier()
             checkpoint = latest_checkpoint(self.step_dir(step))
             seconds = time.time() - start
             metrics = runner.test()

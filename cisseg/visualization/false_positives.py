@@ -301,15 +301,20 @@ def shares_table(results: Dict[str, Dict[str, object]]) -> str:
 def plot_shares(results: Dict[str, Dict[str, object]],
                 out_file: str,
                 title: Optional[str] = None,
+                of: str = 'errors',
                 dpi: int = 80) -> str:
     """Bar chart of the error kinds' shares: one group of bars per entry
-    (e.g. per step), one bar per kind.
+    (e.g. per step), one bar per kind; the part of 'other' where background
+    is predicted over old classes is hatched.
 
     Args:
         results (dict): group name -> the dict of
             :func:`accumulate_false_positives`.
         out_file (str): the PNG to write.
         title (str, optional): the figure's title.
+        of (str): 'errors' (bars in % of wrong pixels, the kinds sum to
+            100) or 'pixels' (in % of labelled pixels, the kinds sum to the
+            error rate). Default: 'errors'.
         dpi (int): resolution of the PNG. Default: 80.
 
     Returns:
@@ -319,25 +324,47 @@ def plot_shares(results: Dict[str, Dict[str, object]],
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
+    if of not in ('errors', 'pixels'):
+        raise ValueError(f"plot_shares: of must be 'errors' or 'pixels', "
+                         f'got {of!r}')
+
+    def value(name: str, kind: str) -> float:
+        shares = results[name]['shares']
+        scale = shares['error_rate'] if of == 'pixels' else 1.0
+        return 100 * shares.get(kind, 0) * scale
+
     names: List[str] = list(results)
     x = np.arange(len(names))
     width = 0.8 / len(FP_KINDS)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(names), 3.2))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(names), 3.4))
     for i, kind in enumerate(FP_KINDS):
-        vals = [100 * results[n]['shares'][kind] for n in names]
+        vals = [value(n, kind) for n in names]
         bars = ax.bar(x + (i - 1) * width, vals, width,
                       color=np.array(FP_COLORS[i + 1]) / 255,
                       label=FP_KIND_LABELS[kind])
-        ax.bar_label(bars, fmt='%.0f', fontsize=7)
+        ax.bar_label(bars, fmt='%.0f' if of == 'errors' else '%.1f',
+                     fontsize=7)
+    sub = [value(n, 'bg_over_old') for n in names]
+    if any(sub):
+        ax.bar(x + width, sub, width, color=np.array(FP_COLORS[3]) / 255,
+               hatch='///', edgecolor='white', linewidth=0,
+               label='of which background over old')
     ax.set_xticks(x)
     ax.set_xticklabels(names, fontsize=8)
-    ax.set_ylabel('share of wrong pixels (%)')
-    ax.set_ylim(0, 105)
-    ax.legend(fontsize=7, loc='upper left', frameon=False)
+    if of == 'errors':
+        ax.set_ylabel('share of wrong pixels (%)')
+        ax.set_ylim(0, 108)
+    else:
+        ax.set_ylabel('share of labelled pixels (%)')
+        ax.set_ylim(0, 1.12 * max([value(n, k) for n in names
+                                   for k in FP_KINDS] + [1]))
     ax.grid(axis='y', alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc='lower center', ncol=2, fontsize=7,
+               frameon=False)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     fig.savefig(out_file, dpi=dpi)
     plt.close(fig)

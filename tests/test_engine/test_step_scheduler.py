@@ -41,7 +41,7 @@ def test_config_for_step(tiny_voc, tmp_path):
     assert c0.model.decode_head.classes_per_step == [16]
     assert c0.train_cfg.max_iters == 3
     assert c0.param_scheduler[0].end == 3
-    assert c0.optim_wrapper.optimizer.lr == 0.01
+    assert c0.optim_wrapper.optimizer.lr == 0.05
     assert 'old_checkpoint' not in c0.model
     assert c0.work_dir == osp.join(str(tmp_path), 'step_0')
     c1 = sched.config_for_step(1, load_from='prev.pth')
@@ -49,7 +49,7 @@ def test_config_for_step(tiny_voc, tmp_path):
     assert c1.model.decode_head.num_classes == 21
     assert c1.load_from == c1.model.old_checkpoint == 'prev.pth'
     assert c1.train_cfg.max_iters == 2 and c1.param_scheduler[0].end == 2
-    assert c1.optim_wrapper.optimizer.lr == 0.001
+    assert c1.optim_wrapper.optimizer.lr == 0.0005
     assert c1.model.freeze_bn is True
     assert c1.train_dataloader.dataset.step == 1
     assert c1.train_dataloader.dataset.dataset.data_root == tiny_voc

@@ -46,6 +46,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(all wrong pixels)')
     parser.add_argument('--out-dir', help='where to write the PNGs and '
                         'shares.json (default: WORK_DIR/false_positives)')
+    parser.add_argument('--add-shares', nargs='+', default=[],
+                        help='fp_shares.json files of earlier runs of this '
+                        'tool (e.g. another method) to add to the table and '
+                        'bar chart')
+    parser.add_argument('--shares-of', default='errors',
+                        choices=['errors', 'pixels'],
+                        help='bar chart in %% of wrong pixels (errors) or '
+                        'of labelled pixels (pixels). Default: errors')
     parser.add_argument('--device', help="'cpu' or 'cuda' (default: cuda "
                         'when available)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -99,7 +107,7 @@ def analyse_step(scheduler, work_dir: str, step: int, args,
     wanted = set(args.images)
     found = {}
     top: list = []  # min-heap of (rank, index, name, pred, gt, path)
-    total = {k: 0 for k in FP_KINDS + ('bg_over_old', 'correct', 'valid')}
+    total: Dict[str, int] = {}
     num = 0
     print(f'step {step}: {len(dataset)} val images, {num_old} old and '
           f'{len(meta["classes"]) - num_old} new train ids, checkpoint '
@@ -111,8 +119,8 @@ def analyse_step(scheduler, work_dir: str, step: int, args,
                 pred = sample.pred_sem_seg.data[0].cpu().numpy()
                 gt = sample.gt_sem_seg.data[0].cpu().numpy()
                 counts = count_false_positives(pred, gt, num_old)
-                for k in total:
-                    total[k] += counts[k]
+                for k, v in counts.items():
+                    total[k] = total.get(k, 0) + v
                 path = sample.metainfo['img_path']
                 name = osp.splitext(osp.basename(path))[0]
                 item = (_rank_key(counts, args.rank_by), num, name,
@@ -135,7 +143,7 @@ def analyse_step(scheduler, work_dir: str, step: int, args,
     chosen += [t for t in sorted(top, key=lambda t: (-t[0], t[1]))
                if t[2] not in wanted]
     panels = []
-    for rank, _, name, pred, gt, path in chosen:
+    for _, _, name, pred, gt, path in chosen:
         image = mmcv.imread(path, channel_order='rgb')
         out = osp.join(out_dir, f'step{step}_{name}.png')
         render_panel(image, gt, pred, num_old, meta['palette'], out,
@@ -172,17 +180,37 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     out_dir = args.out_dir or osp.join(args.work_dir, 'false_positives')
     os.makedirs(out_dir, exist_ok=True)
 
+    added = []
+    for path in args.add_shares:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'--add-shares {path}: not found')
+        with open(path) as f:
+            data = json.load(f)
+        if 'method' not in data or 'steps' not in data:
+            raise ValueError(f"--add-shares {path}: expected an fp_shares."
+                             "json of this tool (with 'method' and 'steps')")
+        added.append(data)
+
     results = {}
     for step in (args.step or [None]):
         res = analyse_step(scheduler, args.work_dir, step, args, out_dir)
         results[f"step {res['step']}"] = res
-    table = shares_table(
-        {f'{scheduler.method} {k}': v for k, v in results.items()})
-    print(f'\nshare of wrong pixels per kind ({scheduler.method}):\n{table}')
-    chart = plot_shares(results, osp.join(out_dir, 'fp_shares.png'),
-                        title=f'{scheduler.method}: kinds of wrong pixels')
     with open(osp.join(out_dir, 'fp_shares.json'), 'w') as f:
         json.dump(dict(method=scheduler.method, steps=results), f, indent=2)
+
+    rows = {}
+    for data in added + [dict(method=scheduler.method, steps=results)]:
+        for key, res in data['steps'].items():
+            rows[f"{data['method']} {key}"] = res
+    print(f'\nshare of wrong pixels per kind:\n{shares_table(rows)}')
+    if added:
+        groups = {k.replace(' step', '\nstep'): v for k, v in rows.items()}
+        title = 'kinds of wrong pixels'
+    else:
+        groups = results
+        title = f'{scheduler.method}: kinds of wrong pixels'
+    chart = plot_shares(groups, osp.join(out_dir, 'fp_shares.png'),
+                        title=title, of=args.shares_of)
     panels = [p for r in results.values() for p in r['panels']]
     print(f'\npanels: {len(panels)} in {out_dir}\nbar chart: {chart}')
     return results

@@ -156,6 +156,14 @@ class PrototypeReplayHook(Hook):
         return bank
 
     # -------------------------------------------------------------- before
+    def before_run(self, runner) -> None:
+        model = self._model(runner)
+        if not hasattr(model, 'set_replay'):
+            raise ValueError(
+                'custom_hooks: PrototypeReplayHook (STAR-Basic) needs a '
+                'segmentor with prototype replay (model.type='
+                f"'STARSegmentor'), got {type(model).__name__}")
+
     @torch.no_grad()
     def before_train(self, runner) -> None:
         if self.step == 0:

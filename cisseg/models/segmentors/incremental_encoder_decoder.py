@@ -53,6 +53,11 @@ class IncrementalEncoderDecoder(EncoderDecoder):
                              f'{init_new_classifier!r}')
         super().__init__(backbone=backbone, decode_head=decode_head,
                          neck=neck, **kwargs)
+        formulation = getattr(self.decode_head, 'formulation', None)
+        if init_new_classifier == 'background' and formulation != 'softmax':
+            raise ValueError("model.init_new_classifier='background' (MiB) "
+                             "needs decode_head.formulation='softmax' (a "
+                             f'background logit), got {formulation!r}')
         self._old_cfg = dict(backbone=copy.deepcopy(backbone),
                              decode_head=copy.deepcopy(decode_head),
                              neck=copy.deepcopy(neck),

@@ -29,10 +29,9 @@ method = dict(
         step_overrides=dict(
             inc=dict(
                 model=dict(freeze_bn=True, freeze_dropout=True),
+                # the base learning rate of t > 0 is the schedule's (the
+                # method merges last: an lr here would beat every schedule)
                 optim_wrapper=dict(
-                    # base lr 1/100 of the demo's step 0 (the authors: 1/10
-                    # of a step 0 that already has x10 on the head)
-                    optimizer=dict(lr=0.0005),
                     paramwise_cfg=dict(
                         custom_keys={
                             'decode_head': dict(lr_mult=10.0),

@@ -1,0 +1,67 @@
+# Pascal VOC 2012 with the SBD augmented labels, as class-incremental papers
+# train it: 10,582 training images (ImageSets/Segmentation/trainaug.txt, all
+# labels under SegmentationClassAug/, VOC's own labels where VOC has them),
+# 1,449 val images (SegmentationClass/). Prepared by
+# tools/dataset_converters/voc_aug.py (data/README.md). mmseg's
+# PascalVOCDataset and mmseg's pascal_voc12 pipelines; 512x512 crops as MiB,
+# DKD and STAR use. The incremental wrapper filters the training images per
+# step and remaps the labels.
+dataset_type = 'PascalVOCDataset'
+data_root = 'data/VOCdevkit/VOC2012'
+crop_size = (512, 512)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(
+        type='RandomResize',
+        scale=(2048, 512),
+        ratio_range=(0.5, 2.0),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='Pad', size=crop_size),
+    dict(type='PackSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+# Batch 24 in all (MiB, DKD, STAR): per GPU, so divide it by the number of
+# GPUs (e.g. train_dataloader.batch_size=6 on 4 GPUs).
+train_dataloader = dict(
+    batch_size=24,
+    num_workers=4,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='IncrementalSegDataset',
+        split='train',
+        protocol=None,  # set per step by the step scheduler
+        step=0,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            data_prefix=dict(
+                img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+            ann_file='ImageSets/Segmentation/trainaug.txt',
+            pipeline=train_pipeline)))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='IncrementalSegDataset',
+        split='test',
+        protocol=None,
+        step=0,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            data_prefix=dict(
+                img_path='JPEGImages', seg_map_path='SegmentationClass'),
+            ann_file='ImageSets/Segmentation/val.txt',
+            pipeline=test_pipeline)))
+test_evaluator = dict(type='IncrementalIoUMetric')

@@ -1,0 +1,129 @@
+"""The papers' leaf configs: in sync with the generator's table, and every
+hyper-parameter as the papers give it (numbers from STAR_SPEC.md, the STAR
+and MiB authors' configs and scripts)."""
+import importlib.util
+import os
+import os.path as osp
+
+import pytest
+
+from cisseg.engine import StepScheduler, load_config
+from tests.conftest import REPO
+
+CONFIGS = osp.join(REPO, 'configs')
+
+
+def _generator():
+    path = osp.join(REPO, 'tools', 'misc', 'generate_configs.py')
+    spec = importlib.util.spec_from_file_location('_generate_configs', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_leaves_equal_the_generator_output():
+    gen = _generator()
+    assert gen.check(CONFIGS) == []
+    assert len(gen.leaves()) == 4 * (12 + 4 + 2) + 3
+
+
+def test_check_reports_missing_changed_and_stale_files(tmp_path):
+    gen = _generator()
+    out = str(tmp_path)
+    assert gen.write(out) == len(gen.leaves())
+    assert gen.check(out) == []
+    leaf = osp.join(out, 'mib', 'mib_deeplabv3-r101_voc-15-1-overlap.py')
+    with open(leaf, 'a') as f:
+        f.write('# hand edit\n')
+    os.remove(osp.join(out, 'star', 'star-lite_deeplabv3-r101_voc-2-2-'
+                       'disjoint.py'))
+    stale = osp.join(out, 'mib', 'mib_deeplabv3-r101_voc-7-7-overlap.py')
+    with open(stale, 'w') as f:
+        f.write(gen.HEADER)
+    with open(osp.join(out, 'mib', 'hand_written.py'), 'w') as f:
+        f.write('x = 1\n')  # not generated: left alone
+    problems = gen.check(out)
+    assert len(problems) == 3
+    assert problems[0].endswith('voc-15-1-overlap.py: differs from the table')
+    assert any(p.endswith('2-2-disjoint.py: missing') for p in problems)
+    assert any(p.endswith('7-7-overlap.py: generated but not in the table '
+                          'any more') for p in problems)
+    gen.write(out)
+    assert gen.check(out) == [] and not osp.exists(stale)
+    assert osp.exists(osp.join(out, 'mib', 'hand_written.py'))
+
+
+# (method prefix, dataset) -> lr step 0, lr t>0, epochs, batch, crop,
+# decode-head lr_mult at step 0, weight decay
+SCHEDULES = {
+    ('star', 'voc'): (1e-3, 1e-4, 60, 24, (512, 512), 10.0, 1e-4),
+    ('star', 'ade'): (2.5e-3, 2.5e-4, 100, 24, (512, 512), 10.0, 1e-4),
+    ('star', 'cityscapes'): (1e-2, 1e-3, 108, 8, (512, 1024), None, 5e-4),
+    ('mib', 'voc'): (1e-2, 1e-3, 30, 24, (512, 512), None, 1e-4),
+    ('mib', 'ade'): (1e-2, 1e-3, 60, 24, (512, 512), None, 1e-4),
+    ('mib', 'cityscapes'): (1e-2, 1e-3, 108, 8, (512, 1024), None, 5e-4),
+}
+
+
+@pytest.mark.parametrize('rel', sorted(_generator().leaves()))
+def test_leaf_hyper_parameters(rel, tmp_path):
+    name = osp.basename(rel)[:-3]
+    method, model, rest = name.split('_')
+    dataset, task = rest.split('-', 1)
+    setting = 'overlap'
+    for s in ('overlap', 'disjoint'):
+        if task.endswith('-' + s):
+            task, setting = task[:-len(s) - 1], s
+    cfg = load_config(osp.join(CONFIGS, rel), dict(work_dir=str(tmp_path)))
+    assert model == 'deeplabv3-r101'
+    inc = cfg.incremental
+    assert (inc.dataset, inc.task, inc.get('setting', 'overlap')) == (
+        dataset, task, setting)
+    assert inc.method == {'star-basic': 'star_basic', 'star-lite':
+                          'star_lite'}.get(method, method)
+    bb = cfg.model.backbone
+    assert (bb.type, bb.depth, bb.strides, bb.dilations) == (
+        'ResNetV1c', 101, (1, 2, 2, 1), (1, 1, 1, 2))
+    assert bb.init_cfg.checkpoint == 'open-mmlab://resnet101_v1c'
+    assert bb.norm_cfg.type == 'SyncBN'
+    head = cfg.model.decode_head
+    assert head.dilations == (1, 6, 12, 18) and head.channels == 256
+    assert 'auxiliary_head' not in cfg.model
+    if method.startswith('star'):
+        assert head.formulation == 'sigmoid'
+        assert head.loss_decode.pos_weight == (30.0 if dataset == 'ade'
+                                               else 4.0)
+    key = ('star' if method.startswith('star') else 'mib', dataset)
+    lr0, lr1, epochs, batch, crop, head_mult, wd = SCHEDULES[key]
+    sched = StepScheduler(cfg)
+    c0 = sched.config_for_step(0)
+    opt = c0.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == (
+        'SGD', lr0, 0.9, wd)
+    assert opt.get('nesterov', False) is (dataset != 'cityscapes')
+    keys = c0.optim_wrapper.get('paramwise_cfg', {}).get('custom_keys', {})
+    assert keys.get('decode_head', {}).get('lr_mult') == head_mult
+    assert c0.train_cfg == dict(type='EpochBasedTrainLoop',
+                                max_epochs=epochs)
+    poly = c0.param_scheduler[-1]
+    assert (poly.type, poly.power, poly.end, poly.by_epoch) == (
+        'PolyLR', 0.9, epochs, True)
+    if key == ('star', 'ade'):  # the authors' warm-up: 20% of the step
+        warm = c0.param_scheduler[0]
+        assert (warm.type, warm.start_factor, warm.end) == (
+            'LinearLR', 1e-3, 20)
+    else:
+        assert len(c0.param_scheduler) == 1
+    loader = c0.train_dataloader
+    assert loader.batch_size == batch and loader.drop_last is True
+    crops = [t.crop_size for t in loader.dataset.dataset.pipeline
+             if t.type == 'RandomCrop']
+    assert crops == [crop]
+    if task != 'offline':
+        c1 = sched.config_for_step(1, 'prev.pth')
+        assert c1.optim_wrapper.optimizer.lr == lr1
+        assert c1.train_cfg.max_epochs == epochs
+        if method.startswith('star'):
+            keys = c1.optim_wrapper.paramwise_cfg.custom_keys
+            assert keys['decode_head.conv_seg'].lr_mult == 100.0
+            assert c1.model.freeze_bn is True

@@ -1,0 +1,75 @@
+import json
+import os
+import os.path as osp
+
+import cv2
+import pytest
+
+from cisseg.visualization import (comparison_table, load_run, plot_runs,
+                                  steps_table)
+
+PROTOCOL = dict(dataset='voc', task='15-5', setting='overlap',
+                steps=[list(range(16)), list(range(16, 21))])
+
+
+def write_run(folder, method, steps):
+    os.makedirs(folder, exist_ok=True)
+    entries = []
+    for i, (base, inc, all_, h) in enumerate(steps):
+        entries.append(dict(
+            step=i, new_classes=PROTOCOL['steps'][i], mIoU_base=base,
+            mIoU_inc=inc, mIoU_all=all_, hIoU=h))
+    with open(osp.join(folder, 'metrics.json'), 'w') as f:
+        json.dump(dict(protocol=dict(PROTOCOL, method=method),
+                       steps=entries), f)
+    return folder
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    a = write_run(str(tmp_path / 'ft'), 'finetune',
+                  [(80.0, None, 80.0, None), (60.0, 40.0, 55.24, 48.0)])
+    b = write_run(str(tmp_path / 'star_run'), None,
+                  [(80.0, None, 80.0, None), (20.0, 50.0, 27.14, 28.57)])
+    return a, b
+
+
+def test_load_run_names(two_runs):
+    a, b = two_runs
+    assert load_run(a)['name'] == 'finetune'
+    # no method in the protocol: the folder's name
+    assert load_run(b)['name'] == 'star_run'
+    assert load_run(osp.join(a, 'metrics.json'))['name'] == 'finetune'
+
+
+def test_comparison_table(two_runs):
+    lines = comparison_table([load_run(d) for d in two_runs]).splitlines()
+    assert len(lines) == 4
+    # base kept: 60 / 80 = 75%, 20 / 80 = 25%
+    assert lines[2] == ('| finetune | voc 15-5 overlap | 2/2 | 60.0 | 40.0 | '
+                        '55.2 | 48.0 | 75.0% |')
+    assert lines[3] == ('| star_run | voc 15-5 overlap | 2/2 | 20.0 | 50.0 | '
+                        '27.1 | 28.6 | 25.0% |')
+
+
+def test_steps_table(two_runs):
+    lines = steps_table(load_run(two_runs[0])).splitlines()
+    assert lines[2] == '| 0 | 0-15 | 80.0 | - | 80.0 | - |'
+    assert lines[3] == '| 1 | 16-20 | 60.0 | 40.0 | 55.2 | 48.0 |'
+
+
+def test_plot_runs(two_runs, tmp_path):
+    out = plot_runs([load_run(d) for d in two_runs],
+                    str(tmp_path / 'steps.png'))
+    assert osp.getsize(out) > 0
+    img = cv2.imread(out)
+    assert img is not None and img.shape[1] > img.shape[0]
+
+
+def test_folder_without_metrics(tmp_path):
+    with pytest.raises(FileNotFoundError, match='metrics.json: not found'):
+        load_run(str(tmp_path))
+    with open(tmp_path / 'metrics.json', 'w') as f:
+        json.dump(dict(steps=[]), f)
+    with pytest.raises(ValueError, match="needs 'protocol' and 'steps'"):
+        load_run(str(tmp_path))
