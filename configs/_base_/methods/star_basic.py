@@ -3,8 +3,8 @@
 # replay (PR) from stored prototypes, background pixel repetition (BPR),
 # OCFM (weight 5) and SAD (weight 0.05). At t > 0 BN statistics and dropout
 # are frozen, old classifiers get no gradient, and the learning rate is x10 on
-# the decode head and x100 on the (new) classifier, as the authors train. Switch a part off for the
-# ablation: model.prototype_replay=False, model.background_repetition=False,
+# the decode head and x100 on the (new) classifier, as the authors train.
+# Switch a part off for the ablation: model.prototype_replay=False, model.background_repetition=False,
 # model.ocfm_loss=None, model.sad_loss=None.
 method = dict(
     model=dict(
@@ -29,8 +29,7 @@ method = dict(
         step_overrides=dict(
             inc=dict(
                 model=dict(freeze_bn=True, freeze_dropout=True),
-                # the base learning rate of t > 0 is the schedule's (the
-                # method merges last: an lr here would beat every schedule)
+                # the base learning rate of t > 0 is the schedule's
                 optim_wrapper=dict(
                     paramwise_cfg=dict(
                         custom_keys={
