@@ -142,3 +142,27 @@ def test_star_replay_and_bpr_change_bce_only_through_new_logits():
 def test_star_needs_sigmoid_head():
     with pytest.raises(ValueError, match="formulation='sigmoid'"):
         build_tiny([16], seg_type='STARSegmentor', formulation='softmax')
+
+
+def test_star_collects_training_features_for_prototypes():
+    from cisseg.models.utils import FeatureStatistics, grid_labels
+    new, _ = _with_old('STARSegmentor', 'sigmoid', freeze_bn=True,
+                       freeze_dropout=True)
+    new.train()  # BN frozen: training features equal eval features
+    x = torch.randn(2, 3, 32, 32)
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :8] = 16
+    label[:, 30:] = 255
+    new.feature_stats = FeatureStatistics(17, 16)
+    new.loss(x, _samples(label))
+    with torch.no_grad():
+        new.eval()
+        feats, _ = new.decode_features(x)
+    ref = FeatureStatistics(17, 16)
+    ref.update(feats, grid_labels(label, feats.shape[2:]))
+    got = new.feature_stats.finalize([0, 16])
+    want = ref.finalize([0, 16])
+    assert got[16]['count'] == want[16]['count'] > 0
+    assert got[16]['prototype'].tolist() == pytest.approx(
+        want[16]['prototype'].tolist(), abs=1e-5)
+    assert got[0]['count'] == want[0]['count']

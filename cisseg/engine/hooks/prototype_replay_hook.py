@@ -104,22 +104,30 @@ class PrototypeReplayHook(Hook):
       ``η_bg (1 - 0.01 |new|) / pred_0 - 0.5``, disjoint ``η_bg / pred_0``,
       at least 0 (the authors' rule).
 
-    ``after_train``: passes the step's training data through the trained
-    model (eval mode) and stores, for each new class, its prototype, noise
+    ``after_train``: stores, for each new class, its prototype, noise
     scale, norm mean/std and cell count, plus η_bg, with the old classes'
     entries, in ``step_<t>/prototypes.pth`` (atomic, rank 0). Statistics are
     summed across ranks. ``metrics_fields['replay_bytes']`` is its size.
+    The statistics come from the features the segmentor computes anyway
+    during the last epoch of training (``collect_in_last_epoch``) when BN is
+    frozen (then training-mode features are the eval-mode ones; the authors
+    also pass the augmented training data); otherwise (step 0, BN training,
+    or a resume inside the last epoch) from an extra eval-mode pass.
 
     Args:
         step (int): the Runner's step.
         protocol (dict): ``Protocol.to_dict()``.
         work_dir (str): the run's work dir (holds ``step_<t>/``).
+        collect_in_last_epoch (bool): reuse the last epoch's features.
     """
     priority = 'LOW'  # after IncrementalStepHook's classifier init
     step_aware = True  # the step scheduler fills step, protocol, work_dir
 
-    def __init__(self, step: int, protocol: dict, work_dir: str) -> None:
+    def __init__(self, step: int, protocol: dict, work_dir: str,
+                 collect_in_last_epoch: bool = True) -> None:
         self.step = step
+        self.collect_in_last_epoch = collect_in_last_epoch
+        self._window_start: Optional[int] = None
         # plain types: the dict is saved in files loaded with weights_only
         self.protocol = json.loads(json.dumps(protocol))
         self.work_dir = work_dir
@@ -196,25 +204,45 @@ class PrototypeReplayHook(Hook):
                   f'prototype features per iteration {per_iter}, background '
                   f'repetition ratio {ratio:.3f}', logger='current')
 
-    # --------------------------------------------------------------- after
-    @torch.no_grad()
-    def after_train(self, runner) -> None:
+    # ---------------------------------------------------- last-epoch stats
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        model = self._model(runner)
+        start = runner.max_iters - epoch_batches(runner)
+        if self.collect_in_last_epoch and model.freeze_bn and \
+                runner.iter == start and model.feature_stats is None:
+            model.feature_stats = FeatureStatistics(
+                model.decode_head.num_classes, model.decode_head.channels,
+                next(model.parameters()).device)
+            self._window_start = start
+
+    def _pass_statistics(self, runner) -> FeatureStatistics:
+        """Eval-mode pass of the trained model over the step's data."""
         model = self._model(runner)
         was_training = model.training
         model.eval()
-        head = model.decode_head
-        num_classes = head.num_classes
         stats = None
         for data in iterate_epoch(runner, f'step {self.step} prototypes'):
             label = torch.stack([s.gt_sem_seg.data[0]
                                  for s in data['data_samples']])
             feats, _ = model.decode_features(data['inputs'])
             if stats is None:
-                stats = FeatureStatistics(num_classes, feats.shape[1],
-                                          feats.device)
+                stats = FeatureStatistics(model.decode_head.num_classes,
+                                          feats.shape[1], feats.device)
             stats.update(feats, grid_labels(label, feats.shape[2:]))
-        stats.all_reduce()
         model.train(was_training)
+        return stats
+
+    # --------------------------------------------------------------- after
+    @torch.no_grad()
+    def after_train(self, runner) -> None:
+        model = self._model(runner)
+        head = model.decode_head
+        num_classes = head.num_classes
+        stats, model.feature_stats = model.feature_stats, None
+        if stats is None or self._window_start is None:
+            stats = self._pass_statistics(runner)
+        stats.all_reduce()
         new_ids = list(range(num_classes - head.classes_per_step[-1],
                              num_classes))
         entries = stats.finalize([c for c in new_ids if c != 0])

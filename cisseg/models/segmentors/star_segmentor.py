@@ -7,9 +7,9 @@ from torch import Tensor
 
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import OptConfigType, SampleList
+from mmseg.utils import OptConfigType, SampleList, add_prefix
 from ..losses import new_class_bce, zero_target_bce
-from ..utils import PrototypeBank, grid_labels
+from ..utils import FeatureStatistics, PrototypeBank, grid_labels
 from .incremental_encoder_decoder import IncrementalEncoderDecoder
 
 
@@ -70,6 +70,9 @@ class STARSegmentor(IncrementalEncoderDecoder):
         self.sad_loss = MODELS.build(sad_loss) if sad_loss else None
         self.old_bg_logit = old_bg_logit
         self.bank: Optional[PrototypeBank] = None
+        # Set by PrototypeReplayHook to collect prototype statistics from
+        # the training features of the last epoch.
+        self.feature_stats: Optional[FeatureStatistics] = None
         self.replay_per_iter: Dict[int, int] = {}
         self.bg_ratio = 0.0
 
@@ -89,11 +92,15 @@ class STARSegmentor(IncrementalEncoderDecoder):
         return head.to_class_scores(up, bg_logit=self.old_bg_logit).argmax(1)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        if self.step == 0:
-            return super().loss(inputs, data_samples)
         head = self.decode_head
         feats, logits = self.decode_features(inputs)
         label = head._stack_batch_gt(data_samples).squeeze(1)
+        if self.feature_stats is not None:
+            self.feature_stats.update(feats.detach(),
+                                      grid_labels(label, feats.shape[2:]))
+        if self.step == 0:
+            return add_prefix(head.loss_by_feat(logits, data_samples),
+                              'decode')
         old_feats, old_logits = self.old_forward(inputs)
         old_pred = self.old_full_prediction(old_logits, label.shape[1:])
 
