@@ -176,7 +176,8 @@ def fake_runner(model, data, batch: int, work_dir: str, hooks=()):
     from torch.utils.data import DataLoader
     loader = DataLoader(data, batch_size=batch, collate_fn=pseudo_collate)
     return SimpleNamespace(model=model, train_dataloader=loader, iter=0,
-                           hooks=list(hooks), work_dir=work_dir)
+                           max_iters=0, hooks=list(hooks),
+                           work_dir=work_dir)
 
 
 def build_hooks(cfg):
@@ -280,11 +281,20 @@ def measure(args, method: str, work_dir: str) -> dict:
     pass_before = time.perf_counter() - start
 
     model.train()
+    # as a Runner: before_train_iter hooks see the iteration (STAR-Basic
+    # collects its prototype statistics during the last epoch)
+    runner.max_iters = args.warmup + args.iters
     for i in range(args.warmup):
+        runner.iter = i
+        for hook in hooks:
+            hook.before_train_iter(runner, i)
         model.train_step(batches[i % len(batches)], optim_wrapper)
     sync(args.device)
     start = time.perf_counter()
-    for batch in batches:
+    for j, batch in enumerate(batches):
+        runner.iter = args.warmup + j
+        for hook in hooks:
+            hook.before_train_iter(runner, j)
         model.train_step(batch, optim_wrapper)
     sync(args.device)
     train_s = time.perf_counter() - start

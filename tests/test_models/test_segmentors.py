@@ -166,3 +166,24 @@ def test_star_collects_training_features_for_prototypes():
     assert got[16]['prototype'].tolist() == pytest.approx(
         want[16]['prototype'].tolist(), abs=1e-5)
     assert got[0]['count'] == want[0]['count']
+
+
+def test_old_model_bn_is_folded_without_changing_outputs():
+    old = build_tiny([16], formulation='sigmoid')
+    # non-trivial BN statistics
+    old.train()
+    with torch.no_grad():
+        for _ in range(3):
+            old.decode_features(torch.randn(2, 3, 32, 32) * 2 + 1)
+    old.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref_feats, ref_logits = old.decode_features(x)
+    new = build_tiny([16, 1], seg_type='STARSegmentor',
+                     formulation='sigmoid')
+    new.set_old_model(old)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in new.old_model.modules())
+    feats, logits = new.old_forward(x)
+    assert torch.allclose(feats, ref_feats, atol=1e-4)
+    assert torch.allclose(logits, ref_logits, atol=1e-4)

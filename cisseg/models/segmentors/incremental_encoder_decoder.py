@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmcv.cnn import fuse_conv_bn
 from mmengine.runner import CheckpointLoader
 from torch import Tensor
 
@@ -119,8 +120,14 @@ class IncrementalEncoderDecoder(EncoderDecoder):
         self.set_old_model(old)
 
     def set_old_model(self, model: nn.Module) -> None:
-        """Hold ``model`` as the frozen previous-step model."""
+        """Hold ``model`` as the frozen previous-step model.
+
+        It only ever runs in eval mode, so its BatchNorm layers are folded
+        into the preceding convolutions (``fuse_conv_bn``): the same outputs
+        for a cheaper forward, the main cost STAR and MiB add to a step.
+        """
         model.eval()
+        fuse_conv_bn(model)
         model.requires_grad_(False)
         param = next(self.parameters(), None)
         if param is not None:
