@@ -7,6 +7,9 @@
 Each variant is one `tools/train.py` run (with --resume, so an interrupted
 ablation goes on where it stopped) in DIR/<variant>, with the component
 switched off through --cfg-options; the table compares their last steps.
+The components act from step 1 on, so the variants start from a copy of the
+full run's step 0 (its checkpoint, prototypes and metrics.json entry)
+unless --no-reuse-step0 is given.
 """
 import argparse
 import json
@@ -16,7 +19,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from cisseg.engine.ablation import (ABLATION_PRESETS,  # noqa: E402
-                                    ablation_table, parse_variants)
+                                    ablation_table, parse_variants,
+                                    reuse_step0)
 
 
 def main():
@@ -29,6 +33,8 @@ def main():
     parser.add_argument('--cfg-options', nargs='+', default=[])
     parser.add_argument('--table-only', action='store_true',
                         help='only print the table of finished variants')
+    parser.add_argument('--no-reuse-step0', action='store_true',
+                        help="train every variant's step 0 again")
     args = parser.parse_args()
     try:
         variants = parse_variants(args.variants)
@@ -39,6 +45,9 @@ def main():
     results = {}
     for name in variants:
         work_dir = osp.join(args.work_dir, name)
+        if not args.table_only and not args.no_reuse_step0 and \
+                name != 'full':
+            reuse_step0(osp.join(args.work_dir, 'full'), work_dir)
         if not args.table_only:
             cmd = [sys.executable, train, args.config, '--work-dir',
                    work_dir, '--resume']

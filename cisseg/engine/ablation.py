@@ -1,6 +1,12 @@
 """STAR's component ablation (the papers' PR / BPR / OCFM / SAD table)."""
+import json
+import os
+import os.path as osp
+import shutil
 from collections import OrderedDict
 from typing import Dict, List
+
+from cisseg.utils import atomic_write_text
 
 # Variant -> --cfg-options that switch one component off.
 ABLATION_PRESETS = OrderedDict([
@@ -51,3 +57,25 @@ def parse_variants(names: List[str]) -> List[str]:
         raise ValueError(f'--variants: unknown {unknown}, expected some of '
                          f'{list(ABLATION_PRESETS)}')
     return names
+
+
+def reuse_step0(full_dir: str, work_dir: str) -> bool:
+    """Start a variant from the full run's finished step 0 (the components
+    act from step 1 on): copy ``step_0/`` and its metrics.json entry.
+    Does nothing if the variant has a metrics.json already or the full run
+    has no step 0. Returns whether it copied."""
+    src = osp.join(full_dir, 'metrics.json')
+    if osp.exists(osp.join(work_dir, 'metrics.json')) or not osp.exists(src):
+        return False
+    with open(src) as f:
+        data = json.load(f)
+    step0 = [e for e in data['steps'] if e['step'] == 0]
+    if not step0:
+        return False
+    os.makedirs(work_dir, exist_ok=True)
+    shutil.copytree(osp.join(full_dir, 'step_0'),
+                    osp.join(work_dir, 'step_0'), dirs_exist_ok=True)
+    data['steps'] = step0
+    atomic_write_text(osp.join(work_dir, 'metrics.json'),
+                      json.dumps(data, indent=2))
+    return True
