@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from cisseg.datasets import TASKS, build_protocol

@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from cisseg.models.losses import (NewClassBCELoss, OCFMLoss, SADLoss,
                                   UnbiasedCrossEntropyLoss, UnbiasedKDLoss,

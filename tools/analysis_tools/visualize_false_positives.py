@@ -85,7 +85,7 @@ def analyse_step(scheduler, work_dir: str, step: int, args,
     from mmseg.registry import DATASETS, MODELS
 
     from cisseg.engine.test import resolve_checkpoint
-    from cisseg.visualization import (FP_KINDS, count_false_positives,
+    from cisseg.visualization import (count_false_positives,
                                       false_positive_shares, render_panel)
 
     checkpoint, step = resolve_checkpoint(scheduler, work_dir, step)

@@ -2,9 +2,9 @@
 import json
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmseg.registry import HOOKS
+from .utils import unwrap_model
 
 
 @HOOKS.register_module()
@@ -26,18 +26,13 @@ class IncrementalStepHook(Hook):
         # plain types: the dict is saved in files loaded with weights_only
         self.protocol = json.loads(json.dumps(protocol))
 
-    @staticmethod
-    def _model(runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def before_train(self, runner) -> None:
         # A resumed step already has its trained classifier.
         if runner.iter == 0 and self.step > 0:
-            self._model(runner).init_new_classifier()
+            unwrap_model(runner).init_new_classifier()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        head = self._model(runner).decode_head
+        head = unwrap_model(runner).decode_head
         checkpoint.setdefault('meta', {})['cisseg'] = dict(
             step=self.step, protocol=self.protocol,
             classes_per_step=list(head.classes_per_step),

@@ -6,15 +6,14 @@ import torch
 from mmengine.dist import all_reduce, get_world_size, is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 
 from mmseg.registry import HOOKS
 from cisseg.models.utils import (FeatureStatistics, PrototypeBank,
                                  combine_prototypes, extraction_labels,
                                  grid_labels, lite_replay_plan,
                                  recognition_prototypes)
-from .prototype_replay_hook import (PrototypeReplayHook, epoch_batches,
-                                    iterate_epoch)
+from .prototype_replay_hook import PrototypeReplayHook
+from .utils import epoch_batches, iterate_epoch, unwrap_model
 
 
 @HOOKS.register_module()
@@ -73,18 +72,16 @@ class PrototypeDerivationHook(Hook):
     def before_train(self, runner) -> None:
         if self.step == 0:
             return
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        model = unwrap_model(runner)
         num_old = model.num_old_classes
         device = next(model.parameters()).device
         f64 = dict(dtype=torch.float64, device=device)
         pred_in_bg = torch.zeros(num_old, **f64)
         cells = torch.zeros(4, **f64)  # old-bg, valid, all, new-labelled
         stats = None
-        for data in iterate_epoch(runner, 'STAR-Lite prototype derivation'):
-            label = torch.stack([s.gt_sem_seg.data[0]
-                                 for s in data['data_samples']])
-            old_feats, old_logits = model.old_forward(data['inputs'])
+        for inputs, label in iterate_epoch(runner,
+                                           'STAR-Lite prototype derivation'):
+            old_feats, old_logits = model.old_forward(inputs)
             size = old_logits.shape[2:]
             g_label = grid_labels(label, size)
             g_pred = model.old_model.decode_head.to_class_scores(

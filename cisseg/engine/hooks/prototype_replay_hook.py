@@ -1,57 +1,20 @@
 """STAR-Basic's prototype bookkeeping around a step's training."""
 import json
-import math
 import os
 import os.path as osp
-from typing import Dict, Iterator, Optional
+from typing import Dict, Optional
 
 import torch
 from mmengine.dist import all_reduce, barrier, get_rank, get_world_size, \
     is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
-from mmengine.utils import ProgressBar
 
-from mmseg.models.utils import resize
 from mmseg.registry import HOOKS
 from cisseg.models.utils import FeatureStatistics, PrototypeBank, grid_labels
+from .utils import epoch_batches, iterate_epoch, unwrap_model
 
 PROTOTYPE_FILE = 'prototypes.pth'
-
-
-def epoch_batches(runner) -> int:
-    """Batches per rank in one epoch of the step's training data."""
-    loader = runner.train_dataloader
-    return math.ceil(
-        len(loader.dataset) / (loader.batch_size * get_world_size()))
-
-
-def iterate_epoch(runner, desc: str) -> Iterator[dict]:
-    """One pass over the step's training set (each rank its share, in
-    order), preprocessed by the model's data preprocessor.
-
-    A loader of its own: iterating the Runner's loader would close the
-    InfiniteSampler's shared index generator that training goes on to use.
-    """
-    from mmengine.dataset import DefaultSampler
-    from torch.utils.data import DataLoader
-    model = runner.model.module if is_model_wrapper(runner.model) \
-        else runner.model
-    train = runner.train_dataloader
-    loader = DataLoader(
-        train.dataset, batch_size=train.batch_size,
-        sampler=DefaultSampler(train.dataset, shuffle=False, round_up=False),
-        collate_fn=train.collate_fn, num_workers=0)
-    bar = ProgressBar(len(loader)) if get_rank() == 0 else None
-    if bar is not None:
-        print_log(f'{desc}: {len(loader)} batches', logger='current')
-    for batch in loader:
-        yield model.data_preprocessor(batch, training=False)
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        print()
 
 
 def replay_plan(counts: Dict[int, float], bg_count: float,
@@ -138,11 +101,6 @@ class PrototypeReplayHook(Hook):
     def file(self, step: int) -> str:
         return osp.join(self.work_dir, f'step_{step}', PROTOTYPE_FILE)
 
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
-
     @property
     def _num_new(self) -> int:
         return len(self.protocol['steps'][self.step])
@@ -165,7 +123,7 @@ class PrototypeReplayHook(Hook):
 
     # -------------------------------------------------------------- before
     def before_run(self, runner) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         if not hasattr(model, 'set_replay'):
             raise ValueError(
                 'custom_hooks: PrototypeReplayHook (STAR-Basic) needs a '
@@ -176,15 +134,14 @@ class PrototypeReplayHook(Hook):
     def before_train(self, runner) -> None:
         if self.step == 0:
             return
-        model = self._model(runner)
+        model = unwrap_model(runner)
         bank = self.load_bank(self.step - 1)
         num_old = model.num_old_classes
         counts = torch.zeros(num_old, dtype=torch.float64,
                              device=next(model.parameters()).device)
-        for data in iterate_epoch(runner, 'old-model prediction counts'):
-            label = torch.stack([s.gt_sem_seg.data[0]
-                                 for s in data['data_samples']])
-            _, old_logits = model.old_forward(data['inputs'])
+        for inputs, label in iterate_epoch(runner,
+                                           'old-model prediction counts'):
+            _, old_logits = model.old_forward(inputs)
             pred = model.old_full_prediction(old_logits, label.shape[1:])
             g_label = grid_labels(label, old_logits.shape[2:])
             g_pred = grid_labels(pred, old_logits.shape[2:])
@@ -207,7 +164,7 @@ class PrototypeReplayHook(Hook):
     # ---------------------------------------------------- last-epoch stats
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         start = runner.max_iters - epoch_batches(runner)
         if self.collect_in_last_epoch and model.freeze_bn and \
                 runner.iter == start and model.feature_stats is None:
@@ -218,14 +175,13 @@ class PrototypeReplayHook(Hook):
 
     def _pass_statistics(self, runner) -> FeatureStatistics:
         """Eval-mode pass of the trained model over the step's data."""
-        model = self._model(runner)
+        model = unwrap_model(runner)
         was_training = model.training
         model.eval()
         stats = None
-        for data in iterate_epoch(runner, f'step {self.step} prototypes'):
-            label = torch.stack([s.gt_sem_seg.data[0]
-                                 for s in data['data_samples']])
-            feats, _ = model.decode_features(data['inputs'])
+        for inputs, label in iterate_epoch(runner,
+                                           f'step {self.step} prototypes'):
+            feats, _ = model.decode_features(inputs)
             if stats is None:
                 stats = FeatureStatistics(model.decode_head.num_classes,
                                           feats.shape[1], feats.device)
@@ -236,7 +192,7 @@ class PrototypeReplayHook(Hook):
     # --------------------------------------------------------------- after
     @torch.no_grad()
     def after_train(self, runner) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner)
         head = model.decode_head
         num_classes = head.num_classes
         stats, model.feature_stats = model.feature_stats, None

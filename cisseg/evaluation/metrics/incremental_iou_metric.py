@@ -1,9 +1,8 @@
 """IoU metric with the class-incremental summaries (base / inc / all)."""
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
-import torch
 from mmengine.logging import MMLogger, print_log
 from prettytable import PrettyTable
 

@@ -1,6 +1,6 @@
 """EncoderDecoder that knows its step and holds the previous step's model."""
 import copy
-from typing import Dict, List, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn

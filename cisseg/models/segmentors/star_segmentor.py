@@ -1,7 +1,6 @@
 """STAR: prototype replay, background repetition, OCFM and SAD losses."""
 from typing import Dict, Optional
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 

@@ -1,0 +1,53 @@
+"""What the prototype hooks share: the model behind a Runner and one pass
+over the step's training data."""
+import math
+from typing import Iterator, Tuple
+
+import torch
+from mmengine.dist import get_rank, get_world_size
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
+from torch import Tensor
+
+
+def unwrap_model(runner):
+    """The segmentor, without its DDP wrapper."""
+    model = runner.model
+    return model.module if is_model_wrapper(model) else model
+
+
+def epoch_batches(runner) -> int:
+    """Batches per rank in one epoch of the step's training data."""
+    loader = runner.train_dataloader
+    return math.ceil(
+        len(loader.dataset) / (loader.batch_size * get_world_size()))
+
+
+def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
+    """One pass over the step's training set (each rank its share, in
+    order): preprocessed ``(inputs, labels)``, labels (N, H, W) train ids.
+
+    A loader of its own: iterating the Runner's loader would close the
+    InfiniteSampler's shared index generator that training goes on to use.
+    """
+    from mmengine.dataset import DefaultSampler
+    from torch.utils.data import DataLoader
+    model = unwrap_model(runner)
+    train = runner.train_dataloader
+    loader = DataLoader(
+        train.dataset, batch_size=train.batch_size,
+        sampler=DefaultSampler(train.dataset, shuffle=False, round_up=False),
+        collate_fn=train.collate_fn, num_workers=0)
+    bar = ProgressBar(len(loader)) if get_rank() == 0 else None
+    if bar is not None:
+        print_log(f'{desc}: {len(loader)} batches', logger='current')
+    for batch in loader:
+        data = model.data_preprocessor(batch, training=False)
+        labels = torch.stack(
+            [s.gt_sem_seg.data[0] for s in data['data_samples']])
+        yield data['inputs'], labels
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        print()
