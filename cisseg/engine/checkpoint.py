@@ -29,6 +29,18 @@ def load_from_local(filename: str, map_location=None):
                       weights_only=False)
 
 
+def checkpoint_meta(filename: str) -> dict:
+    """``meta`` of a local checkpoint without reading its tensors: the file
+    is memory-mapped, so only the pickled metadata is read (checking a
+    step's checkpoint no longer costs a full load before the real one)."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename}: checkpoint not found')
+    ckpt = torch.load(filename, map_location='cpu', weights_only=False,
+                      mmap=True)
+    return ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+
+
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local backend with atomic writes."""
 

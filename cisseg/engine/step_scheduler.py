@@ -16,6 +16,7 @@ from prettytable import PrettyTable
 
 from cisseg.datasets import build_protocol, ensure_synthetic_voc
 from cisseg.utils import atomic_write_text
+from .checkpoint import checkpoint_meta
 
 METRICS_FILE = 'metrics.json'
 SUMMARY_KEYS = ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU')
@@ -238,13 +239,11 @@ class StepScheduler:
     # ------------------------------------------------------------------ run
     def check_checkpoint(self, path: str, step: int) -> None:
         """Refuse a checkpoint that is not of ``step`` of this protocol."""
-        from mmengine.runner import CheckpointLoader
-        meta = CheckpointLoader.load_checkpoint(path, 'cpu').get('meta', {})
-        info = meta.get('cisseg')
+        info = checkpoint_meta(path).get('cisseg')
         want = self.protocol.classes_per_step(step)
         if info is None:
             raise ValueError(f'{path}: not a cisseg checkpoint (no '
-                             "meta['cisseg']); expected step {step}")
+                             f"meta['cisseg']); expected step {step}")
         if info['step'] != step or info['classes_per_step'] != want or \
                 info['protocol']['steps'] != self.protocol.to_dict()['steps']:
             raise ValueError(

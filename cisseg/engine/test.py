@@ -4,8 +4,9 @@ import os.path as osp
 import time
 from typing import Optional, Tuple
 
-from mmengine.runner import CheckpointLoader, Runner
+from mmengine.runner import Runner
 
+from .checkpoint import checkpoint_meta
 from .step_scheduler import StepScheduler
 
 
@@ -27,7 +28,7 @@ def resolve_checkpoint(scheduler: StepScheduler, path: str,
         return osp.join(path, steps[step]['checkpoint']), step
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: no such checkpoint or work dir')
-    meta = CheckpointLoader.load_checkpoint(path, 'cpu').get('meta', {})
+    meta = checkpoint_meta(path)
     own = meta.get('cisseg', {}).get('step')
     if step is None:
         if own is None:

@@ -211,3 +211,13 @@ def test_star_lite_refuses_stored_prototypes(tiny_voc, tmp_path):
         dict(type='PrototypeReplayHook')]
     with pytest.raises(ValueError, match='cannot be combined with stored'):
         StepScheduler(cfg).run()
+
+
+def test_checkpoint_without_cisseg_meta_is_refused(tiny_voc, tmp_path):
+    import torch
+    path = str(tmp_path / 'plain.pth')
+    torch.save(dict(state_dict={}, meta={}), path)
+    sched = StepScheduler(demo_cfg('finetune', tiny_voc, str(tmp_path)))
+    with pytest.raises(ValueError, match=r"plain\.pth: not a cisseg "
+                       r"checkpoint \(no meta\['cisseg'\]\); expected step 2"):
+        sched.check_checkpoint(path, 2)
