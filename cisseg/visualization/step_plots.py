@@ -46,6 +46,29 @@ def comparison_table(runs: Sequence[dict]) -> str:
     return '\n'.join(lines)
 
 
+def seeds_table(runs: Sequence[dict]) -> str:
+    """Markdown table of the last step averaged over runs of the same
+    method and protocol (e.g. several seeds): mean and min-max of base /
+    inc. / all, with the number of runs."""
+    groups = {}
+    for r in runs:
+        p = r['protocol']
+        key = (r['name'], f"{p['dataset']} {p['task']} {p['setting']}")
+        groups.setdefault(key, []).append(r['steps'][-1])
+    lines = ['| run | protocol | runs | base | inc. | all |',
+             '|---|---|---|---|---|---|']
+    for (name, proto), lasts in groups.items():
+        cells = []
+        for k in KEYS[:3]:
+            vals = [s[k] for s in lasts if s.get(k) is not None]
+            cells.append('-' if not vals else
+                         f'{sum(vals) / len(vals):.1f} '
+                         f'({min(vals):.1f}-{max(vals):.1f})')
+        lines.append(f'| {name} | {proto} | {len(lasts)} | ' +
+                     ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def steps_table(run: dict) -> str:
     """Markdown table of every step of one run."""
     lines = ['| step | new classes | base | inc. | all | hIoU |',

@@ -6,7 +6,7 @@ import cv2
 import pytest
 
 from cisseg.visualization import (comparison_table, load_run, plot_runs,
-                                  steps_table)
+                                  seeds_table, steps_table)
 
 PROTOCOL = dict(dataset='voc', task='15-5', setting='overlap',
                 steps=[list(range(16)), list(range(16, 21))])
@@ -50,6 +50,22 @@ def test_comparison_table(two_runs):
                         '55.2 | 48.0 | 75.0% |')
     assert lines[3] == ('| star_run | voc 15-5 overlap | 2/2 | 20.0 | 50.0 | '
                         '27.1 | 28.6 | 25.0% |')
+
+
+def test_seeds_table(tmp_path):
+    runs = [load_run(write_run(str(tmp_path / f's{i}'), 'star', [
+        (80.0, None, 80.0, None), (base, inc, all_, None)]))
+            for i, (base, inc, all_) in enumerate(
+                [(70.0, 30.0, 60.0), (76.0, 40.0, 67.0), (73.0, None, 66.1)])]
+    runs.append(load_run(write_run(str(tmp_path / 'ft'), 'finetune', [
+        (80.0, None, 80.0, None), (5.0, 10.0, 6.0, None)])))
+    lines = seeds_table(runs).splitlines()
+    assert len(lines) == 4
+    # mean (min-max); inc. over the two runs that have it
+    assert lines[2] == ('| star | voc 15-5 overlap | 3 | 73.0 (70.0-76.0) | '
+                        '35.0 (30.0-40.0) | 64.4 (60.0-67.0) |')
+    assert lines[3] == ('| finetune | voc 15-5 overlap | 1 | 5.0 (5.0-5.0) | '
+                        '10.0 (10.0-10.0) | 6.0 (6.0-6.0) |')
 
 
 def test_steps_table(two_runs):

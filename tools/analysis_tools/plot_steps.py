@@ -2,6 +2,9 @@
 
     python tools/analysis_tools/plot_steps.py WORK_DIR [WORK_DIR ...]
         [--out steps.png]
+
+Runs of the same method and protocol (e.g. seeds) also get a table of
+their mean and min-max at the last step.
 """
 import argparse
 import os
@@ -12,7 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 from cisseg.visualization.step_plots import (comparison_table,  # noqa: E402
                                              load_run, plot_runs,
-                                             steps_table)
+                                             seeds_table, steps_table)
 
 
 def main():
@@ -29,6 +32,10 @@ def main():
     for r in runs:
         print(f"\n{r['name']}:\n{steps_table(r)}")
     print('\nlast step:\n' + comparison_table(runs))
+    names = [(r['name'], str(r['protocol'])) for r in runs]
+    if len(set(names)) < len(names):
+        print('\nlast step, over runs of one method and protocol:\n' +
+              seeds_table(runs))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     print(f'\nplot: {plot_runs(runs, args.out)}')
 
