@@ -85,6 +85,23 @@ def test_mib_background_init():
     assert torch.allclose(p[:, 0], p[:, 16], atol=1e-6)
 
 
+def test_star_new_classifier_kaiming_fan_in():
+    # He init over the C input channels (the authors'): weight std
+    # sqrt(2 / C), zero bias; fan_out (std sqrt(2) for one class) would
+    # start the new logits ~4x larger than the features' scale allows.
+    new, _ = _with_old('STARSegmentor', 'sigmoid')
+    cls = new.decode_head.conv_seg[-1]
+    assert tuple(cls.weight.shape[:2]) == (1, 16)
+    torch.manual_seed(0)
+    draws = []
+    for _ in range(200):
+        new.init_new_classifier()
+        draws.append(cls.weight.detach().flatten().clone())
+        assert torch.equal(cls.bias, torch.zeros(1))
+    std = torch.cat(draws).std().item()
+    assert std == pytest.approx((2 / 16) ** 0.5, rel=0.05)
+
+
 def test_mib_losses():
     new, _ = _with_old('MiBSegmentor', 'softmax')
     x = torch.randn(2, 3, 32, 32)

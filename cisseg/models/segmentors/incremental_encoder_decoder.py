@@ -164,7 +164,12 @@ class IncrementalEncoderDecoder(EncoderDecoder):
             return
         new = self.decode_head.conv_seg[-1]
         if mode == 'kaiming':
-            nn.init.kaiming_normal_(new.weight, mode='fan_out',
+            # He init over the input channels (std sqrt(2 / C)), as the STAR
+            # authors' classifiers. Not fan_out: a classifier of one new
+            # class has fan_out 1, std sqrt(2), and its first logits are
+            # large enough for the first BCE gradients to wreck the
+            # features (seed-dependent forgetting).
+            nn.init.kaiming_normal_(new.weight, mode='fan_in',
                                     nonlinearity='relu')
             nn.init.zeros_(new.bias)
         elif mode == 'background':
