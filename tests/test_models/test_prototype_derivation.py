@@ -31,16 +31,17 @@ def test_recognition_of_orthogonal_classifiers_is_exact():
 
 def test_extraction_labels_threshold_and_ignore():
     # 3 old train ids (bg + classes 1, 2): logits of classes 1 and 2
-    logits = torch.tensor([[3.0, 0.5, -1.0, 3.0],
-                           [0.0, 0.2, -2.0, 0.0]]).view(1, 2, 1, 4)
-    label = torch.tensor([[[0, 0, 0, 255]]])
+    logits = torch.tensor([[3.0, 0.5, -1.0, 3.0, 3.0],
+                           [0.0, 0.2, -2.0, 0.0, 0.0]]).view(1, 2, 1, 5)
+    label = torch.tensor([[[0, 0, 0, 255, 3]]])
     out = extraction_labels(logits, label, num_old=3, threshold=0.7)
     # cell 0: class 1 with sigmoid(3) = .95 -> 1
     # cell 1: class 1 with sigmoid(.5) = .62 < .7 -> 255
     # cell 2: background predicted -> 255 ; cell 3: label 255 -> 255
-    assert out.tolist() == [[[1, 255, 255, 255]]]
+    # cell 4: labelled with new class 3, though the old model says 1 -> 255
+    assert out.tolist() == [[[1, 255, 255, 255, 255]]]
     low = extraction_labels(logits, label, num_old=3, threshold=0.6)
-    assert low.tolist() == [[[1, 1, 255, 255]]]
+    assert low.tolist() == [[[1, 1, 255, 255, 255]]]
 
 
 def test_extraction_statistics_skip_excluded_cells():

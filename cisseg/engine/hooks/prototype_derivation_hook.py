@@ -23,8 +23,8 @@ class PrototypeDerivationHook(Hook):
     ``before_train`` at step t > 0, in one pass of the old model over the
     step's training data:
 
-    - extraction side: features of cells the old model predicts as old
-      class c with sigmoid score >= ``threshold`` (255 left out), their
+    - extraction side: features of background-labelled cells the old model
+      predicts as old class c with sigmoid score >= ``threshold``, their
       unit mean direction, per-dimension noise and norm mean/std
       (:class:`FeatureStatistics`);
     - recognition side: :func:`recognition_prototypes` from the frozen old

@@ -85,12 +85,16 @@ def extraction_labels(old_logits: Tensor, label: Tensor, num_old: int,
 
     A cell counts for old class c when the old model predicts c there (the
     sigmoid rule with a background logit ``bg_logit``), its sigmoid score is
-    at least ``threshold``, and its label is not 255.
+    at least ``threshold``, and its label is background. Old classes appear
+    in a step's labels as background only: cells labelled with a new class
+    (which the old model has never seen and often calls an old class) and
+    255 cells are left out, as in OCFM's old-class region.
 
     Args:
         old_logits (Tensor): (N, K, h, w) old foreground logits (train ids
             1..K).
-        label (Tensor): (N, h, w) grid labels of the step (255 = ignore).
+        label (Tensor): (N, h, w) grid labels of the step (0 = background,
+            255 = ignore).
         num_old (int): old train ids, background included (K + 1).
         threshold (float): minimum sigmoid score.
 
@@ -100,7 +104,7 @@ def extraction_labels(old_logits: Tensor, label: Tensor, num_old: int,
     bg = old_logits.new_full(old_logits[:, :1].shape, bg_logit)
     score, pred = torch.cat([bg, old_logits], 1).max(dim=1)
     keep = (pred > 0) & (pred < num_old) & (torch.sigmoid(score) >=
-                                            threshold) & (label != 255)
+                                            threshold) & (label == 0)
     return torch.where(keep, pred, torch.full_like(pred, 255))
 
 
