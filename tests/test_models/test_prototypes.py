@@ -63,6 +63,30 @@ def test_replay_plan_overlap_and_disjoint():
     assert ratio == 0.0  # clamped
 
 
+def test_bank_sampling_noise_and_norms():
+    # (p + eps * noise) * r: dimension 0 ~ (1 + 0.5 eps) * 2 -> mean 2,
+    # std 1; dimension 1 has no prototype and no noise -> exactly 0;
+    # r ~ N(3, 0.1) for class 5 scales its whole vector.
+    bank = PrototypeBank({
+        2: dict(prototype=torch.tensor([1.0, 0.0]),
+                noise=torch.tensor([0.5, 0.0]), norm_mean=2.0, norm_std=0.0,
+                count=1.0),
+        5: dict(prototype=torch.tensor([0.0, 1.0]), noise=torch.zeros(2),
+                norm_mean=3.0, norm_std=0.1, count=1.0)})
+    gen = torch.Generator().manual_seed(0)
+    feats, labels = bank.sample({2: 20000, 5: 20000}, generator=gen)
+    a, b = feats[labels == 2], feats[labels == 5]
+    assert a[:, 0].mean().item() == pytest.approx(2.0, abs=0.03)
+    assert a[:, 0].std().item() == pytest.approx(1.0, abs=0.03)
+    assert torch.equal(a[:, 1], torch.zeros(20000))
+    assert torch.equal(b[:, 0], torch.zeros(20000))
+    assert b[:, 1].mean().item() == pytest.approx(3.0, abs=0.01)
+    assert b[:, 1].std().item() == pytest.approx(0.1, abs=0.01)
+    again, _ = bank.sample({2: 20000, 5: 20000},
+                           generator=torch.Generator().manual_seed(0))
+    assert torch.equal(feats, again)
+
+
 def test_bank_sampling_and_file_roundtrip(tmp_path):
     p = torch.tensor([1.0, 0.0])
     bank = PrototypeBank({3: dict(prototype=p, noise=torch.zeros(2),

@@ -45,24 +45,40 @@ class PrototypeBank:
         (p_c + eps * noise_c) * r, eps ~ N(0, I), r ~ N(norm_mean, norm_std)
         one norm per vector.
 
+        Drawn on ``device`` (a ``generator`` must live there): replaying
+        tens of thousands of features per iteration from the CPU's random
+        stream made a GPU step wait for the CPU.
+
         Returns:
             tuple[Tensor, Tensor]: (M, C) features and (M, ) train ids.
         """
+        device = torch.device('cpu' if device is None else device)
         feats, labels = [], []
         for c, n in num_per_class.items():
             n = int(n)
             if n <= 0 or c not in self.classes:
                 continue
             e = self.classes[c]
-            p, s = e['prototype'], e['noise']
-            eps = torch.randn(n, p.numel(), generator=generator)
+            p, s = self._on_device(c, device)
+            eps = torch.randn(n, p.numel(), generator=generator,
+                              device=device)
             r = e['norm_mean'] + e['norm_std'] * torch.randn(
-                n, 1, generator=generator)
+                n, 1, generator=generator, device=device)
             feats.append((p + eps * s) * r)
-            labels.append(torch.full((n, ), c, dtype=torch.long))
+            labels.append(torch.full((n, ), c, dtype=torch.long,
+                                     device=device))
         if not feats:
             return None, None
-        return torch.cat(feats).to(device), torch.cat(labels).to(device)
+        return torch.cat(feats), torch.cat(labels)
+
+    def _on_device(self, c: int, device: torch.device):
+        """Class c's prototype and noise scale on ``device`` (cached)."""
+        cache = self.__dict__.setdefault('_device_cache', {})
+        key = (c, str(device))
+        if key not in cache:
+            e = self.classes[c]
+            cache[key] = (e['prototype'].to(device), e['noise'].to(device))
+        return cache[key]
 
     def state_dict(self) -> dict:
         return dict(classes=self.classes, bg_count=self.bg_count,
