@@ -30,7 +30,7 @@ def test_leaf_overrides_method(tmp_path):
     assert cfg.incremental.setting == 'disjoint'
     # the intermediate leaf (the overlap demo) still applies too
     assert cfg.incremental.step_overrides.inc.optim_wrapper.optimizer.lr == \
-        0.0005
+        0.002
 
 
 def test_cfg_options_win():
