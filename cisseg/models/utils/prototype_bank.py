@@ -20,6 +20,8 @@ class PrototypeBank:
         self.classes: Dict[int, dict] = dict(classes or {})
         self.bg_count = float(bg_count)
         self.meta = dict(meta or {})
+        # (class, device) -> prototype and noise there; entries never change
+        self._device_cache: Dict[tuple, tuple] = {}
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -73,12 +75,12 @@ class PrototypeBank:
 
     def _on_device(self, c: int, device: torch.device):
         """Class c's prototype and noise scale on ``device`` (cached)."""
-        cache = self.__dict__.setdefault('_device_cache', {})
         key = (c, str(device))
-        if key not in cache:
+        if key not in self._device_cache:
             e = self.classes[c]
-            cache[key] = (e['prototype'].to(device), e['noise'].to(device))
-        return cache[key]
+            self._device_cache[key] = (e['prototype'].to(device),
+                                       e['noise'].to(device))
+        return self._device_cache[key]
 
     def state_dict(self) -> dict:
         return dict(classes=self.classes, bg_count=self.bg_count,
