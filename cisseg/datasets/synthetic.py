@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from cisseg.utils import atomic_write_text
+
 NUM_CLASSES = 21  # background + 20 VOC classes
 # Written first by the generator: a data root holding it but no train.txt
 # is a generation that was interrupted (not a user's dataset).
@@ -138,10 +140,7 @@ def generate_synthetic_voc(root: str,
             continue
         with open(osp.join(seg_dir, split + '.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
-    tmp = split_file + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write('\n'.join(names['train']) + '\n')
-    os.replace(tmp, split_file)
+    atomic_write_text(split_file, '\n'.join(names['train']) + '\n')
     return root
 
 
