@@ -22,14 +22,21 @@ from typing import Dict, List, Optional
 from mmengine.config import Config
 
 
+def _parse(filename: str) -> ast.Module:
+    with open(filename) as f:
+        return ast.parse(f.read(), filename)
+
+
+def _is_base(node: ast.stmt) -> bool:
+    """Whether ``node`` is the ``_base_ = ...`` assignment."""
+    return isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == '_base_' for t in node.targets)
+
+
 def _bases(filename: str) -> List[str]:
     """Local files listed in ``_base_`` of ``filename`` (resolved)."""
-    with open(filename) as f:
-        tree = ast.parse(f.read(), filename)
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == '_base_'
-                for t in node.targets):
+    for node in _parse(filename).body:
+        if _is_base(node):
             value = ast.literal_eval(node.value)
             value = [value] if isinstance(value, str) else list(value)
             return [osp.normpath(osp.join(osp.dirname(filename), v))
@@ -40,12 +47,8 @@ def _bases(filename: str) -> List[str]:
 def _own_keys(filename: str) -> Dict:
     """The top-level keys a config file writes itself (``_base_`` left
     out), as mmengine would read them."""
-    with open(filename) as f:
-        tree = ast.parse(f.read(), filename)
-    tree.body = [
-        n for n in tree.body if not (isinstance(n, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == '_base_' for t in n.targets))
-    ]
+    tree = _parse(filename)
+    tree.body = [n for n in tree.body if not _is_base(n)]
     scope: Dict = {}
     exec(compile(tree, filename, 'exec'), scope)
     return {k: v for k, v in scope.items()
