@@ -271,42 +271,42 @@ def measure(args, method: str, work_dir: str) -> dict:
     optim_wrapper = build_optim_wrapper(model, cfg1.optim_wrapper)
     hooks = build_hooks(cfg1)
     runner = fake_runner(model, data, args.batch, sched.work_dir, hooks)
-    for hook in hooks:
-        hook.before_run(runner)
-    sync(args.device)
-    start = time.perf_counter()
-    for hook in hooks:
-        hook.before_train(runner)
-    sync(args.device)
-    pass_before = time.perf_counter() - start
+
+    def call_hooks(name: str) -> float:
+        """Call ``name`` on every hook; seconds taken."""
+        sync(args.device)
+        start = time.perf_counter()
+        for hook in hooks:
+            getattr(hook, name)(runner)
+        sync(args.device)
+        return time.perf_counter() - start
+
+    def train_iter(it: int, batch_idx: int, batch) -> None:
+        # as a Runner: before_train_iter hooks see the iteration (STAR-Basic
+        # collects its prototype statistics during the last epoch)
+        runner.iter = it
+        for hook in hooks:
+            hook.before_train_iter(runner, batch_idx)
+        model.train_step(batch, optim_wrapper)
+
+    call_hooks('before_run')
+    pass_before = call_hooks('before_train')
 
     model.train()
-    # as a Runner: before_train_iter hooks see the iteration (STAR-Basic
-    # collects its prototype statistics during the last epoch)
     runner.max_iters = args.warmup + args.iters
     for i in range(args.warmup):
-        runner.iter = i
-        for hook in hooks:
-            hook.before_train_iter(runner, i)
-        model.train_step(batches[i % len(batches)], optim_wrapper)
+        train_iter(i, i, batches[i % len(batches)])
     sync(args.device)
     start = time.perf_counter()
     for j, batch in enumerate(batches):
-        runner.iter = args.warmup + j
-        for hook in hooks:
-            hook.before_train_iter(runner, j)
-        model.train_step(batch, optim_wrapper)
+        train_iter(args.warmup + j, j, batch)
     sync(args.device)
     train_s = time.perf_counter() - start
     peak_mb = torch.cuda.max_memory_allocated() / 2**20 if cuda \
         else rss_mb() - base_mb
 
     runner.iter = args.warmup + args.iters
-    start = time.perf_counter()
-    for hook in hooks:
-        hook.after_train(runner)
-    sync(args.device)
-    pass_after = time.perf_counter() - start
+    pass_after = call_hooks('after_train')
 
     model.eval()
     with torch.no_grad():
