@@ -23,6 +23,18 @@ def load_run(work_dir: str) -> dict:
     return data
 
 
+def protocol_label(run: dict) -> str:
+    """'dataset task setting' of a run, e.g. 'voc 15-1 overlap'."""
+    p = run['protocol']
+    return f"{p['dataset']} {p['task']} {p['setting']}"
+
+
+def run_key(run: dict) -> tuple:
+    """(method name, protocol label): runs with the same key are repeats
+    of one experiment (e.g. seeds)."""
+    return run['name'], protocol_label(run)
+
+
 def _fmt(v) -> str:
     return '-' if v is None else f'{v:.1f}'
 
@@ -33,14 +45,13 @@ def comparison_table(runs: Sequence[dict]) -> str:
     lines = ['| run | protocol | steps | base | inc. | all | hIoU | '
              'base kept |', '|---|---|---|---|---|---|---|---|']
     for r in runs:
-        p = r['protocol']
         last, first = r['steps'][-1], r['steps'][0]
         kept = None
         if first.get('mIoU_base'):
             kept = 100 * last['mIoU_base'] / first['mIoU_base']
         lines.append(
-            f"| {r['name']} | {p['dataset']} {p['task']} {p['setting']} | "
-            f"{len(r['steps'])}/{len(p['steps'])} | " +
+            f"| {r['name']} | {protocol_label(r)} | "
+            f"{len(r['steps'])}/{len(r['protocol']['steps'])} | " +
             ' | '.join(_fmt(last.get(k)) for k in KEYS) +
             f" | {_fmt(kept)}{'%' if kept is not None else ''} |")
     return '\n'.join(lines)
@@ -52,9 +63,7 @@ def seeds_table(runs: Sequence[dict]) -> str:
     inc. / all, with the number of runs."""
     groups = {}
     for r in runs:
-        p = r['protocol']
-        key = (r['name'], f"{p['dataset']} {p['task']} {p['setting']}")
-        groups.setdefault(key, []).append(r['steps'][-1])
+        groups.setdefault(run_key(r), []).append(r['steps'][-1])
     lines = ['| run | protocol | runs | base | inc. | all |',
              '|---|---|---|---|---|---|']
     for (name, proto), lasts in groups.items():

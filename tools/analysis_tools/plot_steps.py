@@ -15,7 +15,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 from cisseg.visualization.step_plots import (comparison_table,  # noqa: E402
                                              load_run, plot_runs,
-                                             seeds_table, steps_table)
+                                             run_key, seeds_table,
+                                             steps_table)
 
 
 def main():
@@ -32,8 +33,7 @@ def main():
     for r in runs:
         print(f"\n{r['name']}:\n{steps_table(r)}")
     print('\nlast step:\n' + comparison_table(runs))
-    names = [(r['name'], str(r['protocol'])) for r in runs]
-    if len(set(names)) < len(names):
+    if len({run_key(r) for r in runs}) < len(runs):
         print('\nlast step, over runs of one method and protocol:\n' +
               seeds_table(runs))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
