@@ -29,8 +29,12 @@ def test_leaf_overrides_method(tmp_path):
     assert cfg.incremental.method == 'my_star'
     assert cfg.incremental.setting == 'disjoint'
     # the intermediate leaf (the overlap demo) still applies too
+    assert cfg.incremental.task == '15-1'
+    # and the STAR demo schedule's rate at t > 0 under the method's groups
     assert cfg.incremental.step_overrides.inc.optim_wrapper.optimizer.lr == \
         0.002
+    assert cfg.incremental.step_overrides.inc.optim_wrapper.paramwise_cfg \
+        .custom_keys['decode_head.conv_seg'].lr_mult == 100.0
 
 
 def test_cfg_options_win():
