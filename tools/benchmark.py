@@ -40,11 +40,10 @@ MODEL_FILES = {
     'deeplabv3-r101': osp.join(MODELS_DIR, 'deeplabv3_r101-d16.py'),
     'r18-tiny': osp.join(MODELS_DIR, 'deeplabv3_r18-tiny.py'),
 }
+# method -> its demo config (the method over the tiny model, shapes data)
 METHOD_FILES = {
-    'finetune': 'finetune.py',
-    'mib': 'mib.py',
-    'star-basic': 'star_basic.py',
-    'star-lite': 'star_lite.py',
+    m: osp.join(REPO, 'configs', 'demo', f'{m}_shapes.py')
+    for m in ('finetune', 'mib', 'star-basic', 'star-lite')
 }
 
 
@@ -82,8 +81,7 @@ def parse_args(argv=None):
 
 
 def method_file(method: str) -> str:
-    return osp.join(REPO, 'configs', '_base_', 'methods',
-                    METHOD_FILES[method])
+    return METHOD_FILES[method]
 
 
 def model_file(model: str) -> str:
@@ -97,21 +95,25 @@ def model_file(model: str) -> str:
 
 # ----------------------------------------------------------------- config
 def build_config(args, method: str, work_dir: str):
-    """The method's full config on the chosen model (random weights, no
-    pretrained download), fitted to the device."""
+    """The method's demo config on the chosen model (its backbone, data
+    preprocessor and decode head; the method's head formulation and loss),
+    random weights (no pretrained download), fitted to the device."""
+    from mmengine.config import Config
+
     from cisseg.engine import load_config
-    base = [model_file(args.model)] + [
-        osp.join(REPO, 'configs', '_base_', sub)
-        for sub in ('datasets/shapes_voc.py', 'schedules/shapes_demo.py',
-                    'default_runtime.py')
-    ] + [method_file(method)]
-    leaf = osp.join(work_dir, f'benchmark_{method}.py')
-    with open(leaf, 'w') as f:
-        f.write(f'_base_ = {base!r}\n'
-                f"incremental = dict(dataset='voc', task={args.task!r}, "
-                "setting='overlap')\n")
-    cfg = load_config(leaf, {'work_dir': work_dir})
+    cfg = load_config(method_file(method), {
+        'work_dir': work_dir, 'incremental.task': args.task,
+        'incremental.setting': 'overlap'})
+    arch = Config.fromfile(model_file(args.model)).model.to_dict()
     model = cfg.model.to_dict()
+    for key in ('data_preprocessor', 'backbone', 'neck'):
+        model.pop(key, None)
+        if key in arch:
+            model[key] = arch[key]
+    head = arch['decode_head']
+    head.update({k: v for k, v in model['decode_head'].items()
+                 if k in ('formulation', 'loss_decode')})
+    model['decode_head'] = head
     model['backbone'].pop('init_cfg', None)  # random weights, no download
     model.pop('pretrained', None)
     cfg.model = replace_syncbn(model)  # one process: plain BN
