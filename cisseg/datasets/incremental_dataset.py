@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import DATASETS
 from .class_cache import default_cache_dir, image_classes
+from .memory import MEMORY_LABELS, data_relpath, load_memory
 from .protocols import Protocol, build_protocol
 from .transforms import StepLabelRemap
 
@@ -25,6 +26,12 @@ class IncrementalSegDataset:
     In both, 255 stays ignored and ``metainfo['classes']`` lists the seen
     classes in train-id order, so mmseg's metrics and visualizer follow.
 
+    With ``memory_file`` (a training split at t > 0) the images listed in
+    that exemplar memory (kept after step t-1) follow the step's images,
+    like the authors' concatenated memory set: an image in both appears
+    twice. Their labels: ``memory_labels='step'`` as the step's images
+    (the STAR/DKD authors), ``'seen'`` every seen class kept (SSUL).
+
     Args:
         dataset (dict | BaseDataset): the wrapped mmseg dataset.
         protocol (dict | Protocol): keyword arguments of
@@ -33,6 +40,8 @@ class IncrementalSegDataset:
         split (str): 'train' or 'test'.
         cache_dir (str, optional): where the class lists are cached.
         lazy_init (bool): defer loading the annotation list.
+        memory_file (str, optional): a ``memory.json`` to add (train split).
+        memory_labels (str): 'step' or 'seen', see above.
     """
 
     def __init__(self,
@@ -41,7 +50,9 @@ class IncrementalSegDataset:
                  step: int,
                  split: str = 'train',
                  cache_dir: Optional[str] = None,
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False,
+                 memory_file: Optional[str] = None,
+                 memory_labels: str = 'step') -> None:
         if isinstance(dataset, dict):
             dataset = copy.deepcopy(dataset)
             dataset['lazy_init'] = True
@@ -60,6 +71,17 @@ class IncrementalSegDataset:
                              f"or 'test', got {split!r}")
         self.split = split
         self.cache_dir = cache_dir
+        if memory_labels not in MEMORY_LABELS:
+            raise ValueError(f'IncrementalSegDataset.memory_labels must be '
+                             f'one of {MEMORY_LABELS}, got {memory_labels!r}')
+        if memory_file is not None and (split != 'train' or step == 0):
+            raise ValueError('IncrementalSegDataset.memory_file: a memory '
+                             'is added to the training split of a step > 0')
+        self.memory_file = memory_file
+        self.memory_labels = memory_labels
+        self.memory_dataset: Optional[BaseDataset] = None
+        # dataset class ids of each of the step's own images (train split)
+        self.image_classes: list = []
         self._insert_remap()
         self._metainfo = self._step_metainfo()
         self._fully_initialized = False
@@ -90,15 +112,18 @@ class IncrementalSegDataset:
                 f"{cfg.get('type')} expects it under data_root); see "
                 'data/README.md for the layout')
 
-    def _insert_remap(self) -> None:
-        transforms = self.dataset.pipeline.transforms
+    def _insert_remap(self, dataset=None, split=None) -> None:
+        dataset = dataset or self.dataset
+        transforms = dataset.pipeline.transforms
+        transforms[:] = [t for t in transforms
+                         if not isinstance(t, StepLabelRemap)]
         pos = [i for i, t in enumerate(transforms)
                if isinstance(t, LoadAnnotations)]
         if not pos:
             raise ValueError(
-                f'{type(self.dataset).__name__}.pipeline has no '
+                f'{type(dataset).__name__}.pipeline has no '
                 'LoadAnnotations: IncrementalSegDataset needs the labels')
-        lut = self.protocol.label_lut(self.step, self.split)
+        lut = self.protocol.label_lut(self.step, split or self.split)
         transforms.insert(pos[0] + 1, StepLabelRemap(lut))
 
     def _step_metainfo(self) -> dict:
@@ -144,20 +169,60 @@ class IncrementalSegDataset:
                 f'{self.protocol.task} {self.protocol.setting}: no training '
                 f'image of {ds.ann_file or ds.data_root} contains the new '
                 f'classes {self.protocol.new_classes(self.step)}')
+        if self.memory_file is not None:
+            self._add_memory(infos)
         ds.get_subset_(keep)
+        self.image_classes = [classes[i] for i in keep]
         print_log(
             f'step {self.step}: {len(keep)} of {len(classes)} training '
-            f'images ({self.protocol.setting})', logger='current')
+            f'images ({self.protocol.setting})' +
+            (f' + {len(self.memory_dataset)} from the memory'
+             if self.memory_dataset is not None else ''), logger='current')
 
-    def get_data_info(self, idx: int) -> dict:
-        return self.dataset.get_data_info(idx)
+    def _add_memory(self, infos: list) -> None:
+        """The memory's images as a subset of the wrapped dataset, with
+        their own label remapping."""
+        ds = self.dataset
+        memory = load_memory(self.memory_file, self.step - 1,
+                             self.protocol.to_dict()['steps'])
+        index = {data_relpath(info['seg_map_path'], ds.data_root): i
+                 for i, info in enumerate(infos)}
+        missing = [m['seg_map_path'] for m in memory['images']
+                   if m['seg_map_path'] not in index]
+        if missing:
+            raise ValueError(
+                f'{self.memory_file}: {missing[0]} is not a training image '
+                f'of {ds.ann_file or ds.data_root} ({len(missing)} memory '
+                'images missing); the memory belongs to another dataset')
+        if not memory['images']:
+            return
+        self.memory_dataset = ds.get_subset(
+            [index[m['seg_map_path']] for m in memory['images']])
+        self._insert_remap(self.memory_dataset,
+                           'test' if self.memory_labels == 'seen' else None)
 
-    def __getitem__(self, idx: int) -> dict:
+    def _locate(self, idx: int):
+        """(dataset, index in it): the step's images, then the memory's."""
         if not self._fully_initialized:
             self.full_init()
-        return self.dataset[idx]
+        if self.memory_dataset is None:
+            return self.dataset, idx
+        if idx < 0:
+            idx += len(self)
+        n = len(self.dataset)
+        return (self.dataset, idx) if idx < n else \
+            (self.memory_dataset, idx - n)
+
+    def get_data_info(self, idx: int) -> dict:
+        ds, i = self._locate(idx)
+        return ds.get_data_info(i)
+
+    def __getitem__(self, idx: int) -> dict:
+        ds, i = self._locate(idx)
+        return ds[i]
 
     def __len__(self) -> int:
         if not self._fully_initialized:
             self.full_init()
-        return len(self.dataset)
+        extra = len(self.memory_dataset) if self.memory_dataset else 0
+        return len(self.dataset) + extra

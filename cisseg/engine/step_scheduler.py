@@ -17,9 +17,12 @@ from prettytable import PrettyTable
 from cisseg.datasets import build_protocol, ensure_synthetic_voc
 from cisseg.utils import atomic_write_text
 from .checkpoint import checkpoint_meta
+from .hooks.exemplar_memory_hook import add_memory, ensure_memory
 
 METRICS_FILE = 'metrics.json'
 SUMMARY_KEYS = ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU')
+# What a step keeps for later steps (shown when a run has them).
+STORAGE_KEYS = ('memory_images', 'memory_bytes', 'replay_bytes')
 
 
 def parse_steps(text: Optional[str], num_steps: int) -> List[int]:
@@ -166,6 +169,7 @@ class StepScheduler:
         if cfg.get('visualizer'):
             cfg.visualizer.pop('name', None)  # see docs: one per Runner
         from mmseg.registry import HOOKS
+        add_memory(cfg, step, self.work_dir)  # incremental.memory
         hooks = list(cfg.get('custom_hooks') or [])
         for hook in hooks:
             if getattr(HOOKS.get(hook['type']), 'step_aware', False):
@@ -226,14 +230,18 @@ class StepScheduler:
     @staticmethod
     def table(data: dict) -> str:
         t = PrettyTable()
-        t.field_names = ['step', 'new classes', 'images'] + list(SUMMARY_KEYS)
+        stored = [k for k in STORAGE_KEYS
+                  if any(k in e for e in data['steps'])]
+        t.field_names = ['step', 'new classes', 'images'] + \
+            list(SUMMARY_KEYS) + stored
         for e in data['steps']:
             new = e['new_classes']
             t.add_row([e['step'],
                        f'{new[0]}..{new[-1]}' if len(new) > 2 else new,
                        e['train_images']] +
                       ['-' if e[k] is None else f'{e[k]:.2f}'
-                       for k in SUMMARY_KEYS])
+                       for k in SUMMARY_KEYS] +
+                      [e.get(k, '-') for k in stored])
         return t.get_string()
 
     # ------------------------------------------------------------------ run
@@ -276,6 +284,7 @@ class StepScheduler:
                         f'entry in {self.metrics_path}: run it first')
                 prev = osp.join(self.work_dir, prev_entry['checkpoint'])
                 self.check_checkpoint(prev, step - 1)
+                data = ensure_memory(self, data, step - 1)
             cfg = self.config_for_step(step, prev)
             resume_from = latest_checkpoint(self.step_dir(step)) \
                 if self.resume else None

@@ -4,6 +4,9 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 KEYS = ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU')
+# What a step stores for later steps: (key, column title).
+STORAGE = (('memory_images', 'memory images'), ('memory_bytes', 'memory'),
+           ('replay_bytes', 'prototypes'))
 
 
 def load_run(work_dir: str) -> dict:
@@ -37,6 +40,23 @@ def run_key(run: dict) -> tuple:
 
 def _fmt(v) -> str:
     return '-' if v is None else f'{v:.1f}'
+
+
+def format_bytes(n) -> str:
+    """'-', '812 B', '3.4 KiB' or '2.1 MiB'."""
+    if n is None:
+        return '-'
+    for unit, size in (('MiB', 2**20), ('KiB', 2**10)):
+        if n >= size:
+            return f'{n / size:.1f} {unit}'
+    return f'{n} B'
+
+
+def stored_bytes(step: dict):
+    """Bytes a step keeps for later steps (memory + prototypes), or None
+    when it records neither."""
+    vals = [step[k] for k in ('memory_bytes', 'replay_bytes') if k in step]
+    return sum(vals) if vals else None
 
 
 def comparison_table(runs: Sequence[dict]) -> str:
@@ -79,27 +99,49 @@ def seeds_table(runs: Sequence[dict]) -> str:
 
 
 def steps_table(run: dict) -> str:
-    """Markdown table of every step of one run."""
-    lines = ['| step | new classes | base | inc. | all | hIoU |',
-             '|---|---|---|---|---|---|']
+    """Markdown table of every step of one run, with what each step
+    stores for later steps (exemplar memory, prototypes) when recorded."""
+    stored = [(k, t) for k, t in STORAGE
+              if any(k in s for s in run['steps'])]
+    lines = ['| step | new classes | base | inc. | all | hIoU |' +
+             ''.join(f' {t} |' for _, t in stored),
+             '|---|---|---|---|---|---|' + '---|' * len(stored)]
     for s in run['steps']:
         new = s['new_classes']
         new = f'{new[0]}-{new[-1]}' if len(new) > 2 else ','.join(
             map(str, new))
-        lines.append(f"| {s['step']} | {new} | " +
-                     ' | '.join(_fmt(s.get(k)) for k in KEYS) + ' |')
+        cells = [_fmt(s.get(k)) for k in KEYS] + [
+            str(s.get(k, '-')) if k == 'memory_images' else
+            format_bytes(s.get(k)) for k, _ in stored]
+        lines.append(f"| {s['step']} | {new} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
 def plot_runs(runs: Sequence[dict], out: str,
               keys: Optional[List[str]] = None) -> str:
-    """One PNG with a panel per metric (base / inc / all), a line per run."""
+    """One PNG with a panel per metric (base / inc / all), a line per run,
+    and one of the bytes each step stores (memory + prototypes, log scale)
+    when a run records them."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     keys = list(keys or KEYS[:3])
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2),
+    storage = any(stored_bytes(s) is not None for r in runs
+                  for s in r['steps'])
+    panels = len(keys) + int(storage)
+    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.2),
                              squeeze=False)
+    if storage:
+        ax = axes[0][-1]
+        for r in runs:
+            pts = [(s['step'], stored_bytes(s) / 1024) for s in r['steps']
+                   if stored_bytes(s)]
+            if pts:
+                ax.plot(*zip(*pts), marker='o', label=r['name'])
+        ax.set_yscale('log')
+        ax.set_title('stored after the step (KiB)')
+        ax.set_xlabel('step')
+        ax.grid(alpha=0.3)
     for ax, key in zip(axes[0], keys):
         for r in runs:
             pts = [(s['step'], s[key]) for s in r['steps']
@@ -111,7 +153,7 @@ def plot_runs(runs: Sequence[dict], out: str,
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel('IoU (%)')
-    axes[0][-1].legend(fontsize=8)
+    axes[0][len(keys) - 1].legend(fontsize=8)
     p = runs[0]['protocol'] if runs else {}
     fig.suptitle(f"{p.get('dataset', '')} {p.get('task', '')} "
                  f"{p.get('setting', '')}")

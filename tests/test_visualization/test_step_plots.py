@@ -89,3 +89,28 @@ def test_folder_without_metrics(tmp_path):
         json.dump(dict(steps=[]), f)
     with pytest.raises(ValueError, match="needs 'protocol' and 'steps'"):
         load_run(str(tmp_path))
+
+
+def test_storage_in_steps_table_and_plot(tmp_path):
+    from cisseg.visualization.step_plots import format_bytes
+    folder = write_run(str(tmp_path / 'm'), 'star_basic_m',
+                       [(80.0, None, 80.0, None), (60.0, 40.0, 55.2, 48.0)])
+    path = osp.join(folder, 'metrics.json')
+    with open(path) as f:
+        data = json.load(f)
+    data['steps'][0].update(memory_images=50, memory_bytes=3 * 2**20,
+                            replay_bytes=1536)
+    data['steps'][1].update(memory_images=50, memory_bytes=5000)
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    lines = steps_table(load_run(folder)).splitlines()
+    assert lines[0].endswith('| hIoU | memory images | memory | '
+                             'prototypes |')
+    assert lines[2] == '| 0 | 0-15 | 80.0 | - | 80.0 | - | 50 | 3.0 MiB | ' \
+        '1.5 KiB |'
+    assert lines[3].endswith('| 50 | 4.9 KiB | - |')
+    assert [format_bytes(n) for n in (None, 812, 2048)] == \
+        ['-', '812 B', '2.0 KiB']
+    out = plot_runs([load_run(folder)], str(tmp_path / 'steps.png'))
+    img = cv2.imread(out)
+    assert img.shape[1] > 4.5 * img.shape[0]  # four panels (three: 3.75)

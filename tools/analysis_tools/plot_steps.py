@@ -4,7 +4,8 @@
         [--out steps.png]
 
 Runs of the same method and protocol (e.g. seeds) also get a table of
-their mean and min-max at the last step.
+their mean and min-max at the last step. Runs that store an exemplar memory
+or prototypes get their size per step in the tables and a storage panel.
 """
 import argparse
 import os
