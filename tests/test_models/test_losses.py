@@ -65,8 +65,33 @@ def test_sad_picks_the_closest_old_prototype():
     assert closest < (u - protos[1]).norm().item()
     loss = SADLoss(loss_weight=1.0)(feat, label, [16], protos)
     assert loss.item() == pytest.approx(1 / closest, rel=1e-5)
-    # absent new class: no term
-    assert SADLoss()(feat, label, [17], protos).item() == 0
+    # an absent new class adds 1 / min_i ||0 - p_i|| = 1 (unit prototypes)
+    # and the mean runs over all K new classes, as in the authors' code
+    both = SADLoss(loss_weight=1.0)(feat, label, [16, 17], protos)
+    assert both.item() == pytest.approx((1 / closest + 1.0) / 2, rel=1e-5)
+    assert SADLoss(loss_weight=1.0)(feat, label, [17], protos).item() == \
+        pytest.approx(1.0)
+
+
+def test_sad_absent_classes_are_constant_terms():
+    feat = torch.zeros(1, 2, 1, 2, requires_grad=True)
+    with torch.no_grad():
+        feat[0, :, 0, 0] = torch.tensor([0., 1.])
+        feat[0, :, 0, 1] = torch.tensor([0., 1.])
+    label = torch.tensor([[3, 255]]).view(1, 1, 2)
+    protos = torch.tensor([[2., 0.], [0., 4.]])  # norms 2 and 4
+    # class 3: centre [0, 1], distances [sqrt(5), 3] -> 1 / sqrt(5);
+    # classes 4, 5 absent (255 is not a class): 1 / min(2, 4) each; K = 3
+    loss = SADLoss(loss_weight=1.0)(feat, label, [3, 4, 5], protos)
+    assert loss.item() == pytest.approx((1 / math.sqrt(5) + 0.5 + 0.5) / 3,
+                                        rel=1e-5)
+    loss.backward()
+    # only class 3's term depends on the features: its gradient, / K
+    one = torch.zeros(1, 2, 1, 2, requires_grad=True)
+    with torch.no_grad():
+        one.copy_(feat)
+    (SADLoss(loss_weight=1.0)(one, label, [3], protos) / 3).backward()
+    assert torch.allclose(feat.grad, one.grad, atol=1e-7)
 
 
 def test_sad_mean_over_new_classes():

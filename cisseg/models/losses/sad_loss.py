@@ -21,26 +21,26 @@ def sad_loss(feat: Tensor, label: Tensor, new_classes: Sequence[int],
         prototypes (Tensor): (P, C) unit old-class prototypes.
 
     Returns:
-        Tensor: mean over the new classes present in the batch of
-        1 / min_i ||u_c - p_i||, where u_c is the normalised sum of the
-        normalised features weighted by the class mask bilinearly resized
-        to the feature grid. 0 when no new class is present.
+        Tensor: mean over all K new classes of 1 / min_i ||u_c - p_i||,
+        where u_c is the normalised sum of the normalised features weighted
+        by the class mask bilinearly resized to the feature grid. A new
+        class absent from the batch has u_c = 0 (the normalisation of a
+        zero sum), so it adds the constant 1 / min_i ||p_i|| (1 for unit
+        prototypes) and no gradient, as in the authors' code: the loss is
+        divided by K, not by the number of classes present.
     """
-    if prototypes.numel() == 0:
+    if prototypes.numel() == 0 or not len(new_classes):
         return feat.sum() * 0
     unit = F.normalize(feat, dim=1)
+    protos = prototypes.to(feat.dtype)
     terms = []
     for c in new_classes:
         onehot = (label == c).unsqueeze(1).to(feat.dtype)
-        if onehot.sum() == 0:
-            continue
         m = F.interpolate(onehot, size=feat.shape[2:], mode='bilinear',
                           align_corners=False)
         centre = F.normalize((m * unit).sum(dim=(0, 2, 3)), dim=0)
-        dist = torch.cdist(centre[None], prototypes.to(feat.dtype))[0]
+        dist = torch.cdist(centre[None], protos)[0]
         terms.append(1.0 / dist.min().clamp(min=1e-6))
-    if not terms:
-        return feat.sum() * 0
     return torch.stack(terms).mean()
 
 
