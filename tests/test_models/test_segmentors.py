@@ -204,3 +204,66 @@ def test_old_model_bn_is_folded_without_changing_outputs():
     feats, logits = new.old_forward(x)
     assert torch.allclose(feats, ref_feats, atol=1e-4)
     assert torch.allclose(logits, ref_logits, atol=1e-4)
+
+
+def test_frozen_bn_is_unchanged_by_a_training_iteration():
+    """At t > 0 with freeze_bn, one real training iteration (mmengine's
+    optimizer constructor, SGD with momentum and weight decay, the STAR
+    learning-rate multipliers) leaves every BN weight, bias and running
+    statistic as it was, while convolutions and the new classifier move."""
+    from mmengine.optim import build_optim_wrapper
+    from torch.nn.modules.batchnorm import _BatchNorm
+    new, _ = _with_old('STARSegmentor', 'sigmoid', freeze_bn=True,
+                       freeze_dropout=True)
+    bns = {n: m for n, m in new.named_modules() if isinstance(m, _BatchNorm)}
+    assert bns and all(not p.requires_grad for m in bns.values()
+                       for p in m.parameters())
+    with torch.no_grad():  # non-trivial affine parameters
+        for m in bns.values():
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.uniform_(-0.5, 0.5)
+    before = {k: v.clone() for k, v in new.state_dict().items()}
+    wrapper = build_optim_wrapper(new, dict(
+        type='OptimWrapper',
+        optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True,
+                       weight_decay=0.1),
+        paramwise_cfg=dict(custom_keys={
+            'decode_head': dict(lr_mult=10.0),
+            'decode_head.conv_seg': dict(lr_mult=100.0)})))
+    new.train()
+    x = torch.randn(2, 3, 32, 32)
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :8] = 16
+    for _ in range(2):  # the second one applies momentum too
+        losses = new.loss(x, _samples(label))
+        wrapper.update_params(sum(losses.values()))
+    after = new.state_dict()
+    for name in bns:
+        for key in ('weight', 'bias', 'running_mean', 'running_var',
+                    'num_batches_tracked'):
+            assert torch.equal(after[f'{name}.{key}'],
+                               before[f'{name}.{key}']), f'{name}.{key}'
+    assert not torch.equal(after['backbone.stem.0.weight'],
+                           before['backbone.stem.0.weight'])
+    assert not torch.equal(after['decode_head.conv_seg.1.weight'],
+                           before['decode_head.conv_seg.1.weight'])
+    # old classifiers: frozen, no weight decay either
+    assert torch.equal(after['decode_head.conv_seg.0.weight'],
+                       before['decode_head.conv_seg.0.weight'])
+
+
+def test_bn_trains_without_freeze_bn():
+    from mmengine.optim import build_optim_wrapper
+    m = build_tiny([16], formulation='sigmoid')
+    before = m.backbone.stem[1].weight.clone()
+    mean = m.backbone.stem[1].running_mean.clone()
+    wrapper = build_optim_wrapper(m, dict(
+        type='OptimWrapper',
+        optimizer=dict(type='SGD', lr=0.1, weight_decay=0.1)))
+    m.train()
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :8] = 3
+    losses = m.loss(torch.randn(2, 3, 32, 32), _samples(label))
+    wrapper.update_params(sum(losses.values()))
+    assert not torch.equal(m.backbone.stem[1].weight, before)
+    assert not torch.equal(m.backbone.stem[1].running_mean, mean)

@@ -27,8 +27,10 @@ class IncrementalEncoderDecoder(EncoderDecoder):
         old_checkpoint (str, optional): checkpoint of step t-1; the frozen
             old model is built from this model's config minus the last
             classifier and loaded from it (strict).
-        freeze_bn (bool): keep BatchNorm statistics fixed while training
-            (STAR freezes them at t > 0).
+        freeze_bn (bool): freeze BatchNorm entirely while training: its
+            running statistics (eval mode) and its weight and bias (no
+            gradient, so no optimizer update, weight decay included), as
+            the STAR authors' ``--freeze_bn`` does at t > 0.
         freeze_dropout (bool): keep dropout off while training.
         freeze_old_classifiers (bool): no gradient to the classifiers of
             earlier steps.
@@ -64,6 +66,10 @@ class IncrementalEncoderDecoder(EncoderDecoder):
                              neck=copy.deepcopy(neck),
                              test_cfg=kwargs.get('test_cfg'))
         self.freeze_bn = freeze_bn
+        if freeze_bn:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.requires_grad_(False)
         self.freeze_dropout = freeze_dropout
         self.init_new_classifier_mode = init_new_classifier
         self._old_model: Optional['IncrementalEncoderDecoder'] = None
