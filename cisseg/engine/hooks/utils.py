@@ -18,10 +18,22 @@ def unwrap_model(runner):
 
 
 def epoch_batches(runner) -> int:
-    """Batches per rank in one epoch of the step's training data."""
+    """Batches per rank in one epoch of the step's training data.
+
+    The train loader's own length (so ``drop_last`` counts: 500 images at
+    batch 24 make 20 batches with it, 21 without), which is also what an
+    epoch-based loop runs per epoch. An ``InfiniteSampler`` has no epochs:
+    there, the batches of one pass over this rank's share of the data,
+    rounded as ``drop_last`` says.
+    """
+    from mmengine.dataset import InfiniteSampler
     loader = runner.train_dataloader
-    return math.ceil(
-        len(loader.dataset) / (loader.batch_size * get_world_size()))
+    if not isinstance(getattr(loader, 'sampler', None), InfiniteSampler):
+        return len(loader)
+    share = math.ceil(len(loader.dataset) / get_world_size())
+    if loader.drop_last:
+        return max(share // loader.batch_size, 1)
+    return math.ceil(share / loader.batch_size)
 
 
 def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
