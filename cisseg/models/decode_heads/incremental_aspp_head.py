@@ -3,6 +3,7 @@ from typing import List, Sequence
 
 import torch
 import torch.nn as nn
+from mmcv.cnn import ConvModule
 from torch import Tensor
 
 from mmseg.models.decode_heads import ASPPHead
@@ -11,6 +12,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 
 FORMULATIONS = ('softmax', 'sigmoid')
+ASPP_LAYOUTS = ('mmseg', 'torchvision')
 
 
 @MODELS.register_module()
@@ -27,17 +29,34 @@ class IncrementalASPPHead(ASPPHead):
       time a constant 0 logit (sigmoid 0.5) is put in front as channel 0, so
       mmseg's arg-max post-processing gives exactly that rule.
 
+    Two layouts of the layers between the ASPP branches (1x1, one 3x3 per
+    dilation, image pooling; conv + norm + activation each) and the
+    classifier:
+
+    - ``'mmseg'``: mmseg's :class:`ASPPHead`: pooling branch first, the
+      concatenation -> 3x3 conv -> channel dropout -> classifier.
+    - ``'torchvision'``: torchvision's DeepLabV3 head, which the DKD and
+      STAR code use: pooling branch last, the concatenation -> 1x1
+      projection -> dropout (element-wise) -> 3x3 conv -> classifier, no
+      dropout before the classifier. Its convolutions, classifiers
+      included, start He-normal over their input channels (biases 0), as
+      the authors' ASPP and classifiers.
+
+    In both, :meth:`forward_features` gives the classifier's input.
+
     Args:
         classes_per_step (Sequence[int]): train ids added at each step up to
             the current one, background counted in step 0. ``num_classes``
             defaults to their sum and must equal it.
         formulation (str): 'softmax' or 'sigmoid'.
+        aspp_layout (str): 'mmseg' or 'torchvision'.
         **kwargs: arguments of :class:`ASPPHead`.
     """
 
     def __init__(self,
                  classes_per_step: Sequence[int],
                  formulation: str = 'softmax',
+                 aspp_layout: str = 'mmseg',
                  **kwargs) -> None:
         classes_per_step = [int(c) for c in classes_per_step]
         if not classes_per_step or min(classes_per_step) < 1:
@@ -46,6 +65,9 @@ class IncrementalASPPHead(ASPPHead):
         if formulation not in FORMULATIONS:
             raise ValueError(f'decode_head.formulation must be one of '
                              f'{FORMULATIONS}, got {formulation!r}')
+        if aspp_layout not in ASPP_LAYOUTS:
+            raise ValueError(f'decode_head.aspp_layout must be one of '
+                             f'{ASPP_LAYOUTS}, got {aspp_layout!r}')
         num_classes = kwargs.setdefault('num_classes', sum(classes_per_step))
         if num_classes != sum(classes_per_step):
             raise ValueError(
@@ -57,6 +79,36 @@ class IncrementalASPPHead(ASPPHead):
         self.conv_seg = nn.ModuleList(
             nn.Conv2d(self.channels, n, kernel_size=1)
             for n in self.logits_per_step)
+        self.aspp_layout = aspp_layout
+        if aspp_layout == 'torchvision':
+            convs = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+                         act_cfg=self.act_cfg)
+            self.bottleneck = nn.Sequential(
+                ConvModule((len(self.dilations) + 1) * self.channels,
+                           self.channels, 1, **convs),
+                nn.Dropout(self.dropout_ratio),
+                ConvModule(self.channels, self.channels, 3, padding=1,
+                           **convs))
+            self.dropout = None
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.aspp_layout == 'torchvision':
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode='fan_in',
+                                            nonlinearity='relu')
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+
+    def _forward_feature(self, inputs) -> Tensor:
+        if self.aspp_layout == 'mmseg':
+            return super()._forward_feature(inputs)
+        x = self._transform_inputs(inputs)
+        outs = list(self.aspp_modules(x))
+        outs.append(resize(self.image_pool(x), size=x.shape[2:],
+                           mode='bilinear', align_corners=self.align_corners))
+        return self.bottleneck(torch.cat(outs, dim=1))
 
     @property
     def logits_per_step(self) -> List[int]:
@@ -75,7 +127,8 @@ class IncrementalASPPHead(ASPPHead):
         return self.logits_per_step[-1]
 
     def forward_features(self, inputs) -> Tensor:
-        """Features that feed the classifier (ASPP + bottleneck)."""
+        """Features that feed the classifier (ASPP + bottleneck; the
+        'mmseg' layout's dropout comes after them, in :meth:`cls_seg`)."""
         return self._forward_feature(inputs)
 
     def cls_seg(self, feat: Tensor) -> Tensor:

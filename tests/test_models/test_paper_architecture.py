@@ -1,0 +1,179 @@
+"""The paper configs build the STAR authors' DeepLabV3 (torchvision ResNet
+layout at output stride 16, their ASPP head), built without weights."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmengine.config import Config
+
+from mmseg.models.backbones import ResNet, ResNetV1c
+from mmseg.registry import MODELS
+from tests.conftest import REPO
+from tests.test_models._tiny import build_tiny
+
+
+def _bn(obj):
+    """SyncBN -> BN, as the launcher does on a CPU machine."""
+    if isinstance(obj, dict):
+        return {k: ('BN' if k == 'type' and v == 'SyncBN' else _bn(v))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_bn(v) for v in obj]
+    return obj
+
+
+def _paper_model(rel, classes_per_step=(16, 1)):
+    cfg = Config.fromfile(osp.join(REPO, rel)).to_dict()['model']
+    cfg = _bn(copy.deepcopy(cfg))
+    cfg['backbone']['init_cfg'] = None  # never download in tests
+    cfg['decode_head'].update(classes_per_step=list(classes_per_step),
+                              num_classes=sum(classes_per_step))
+    return cfg, MODELS.build(cfg)
+
+
+@pytest.mark.parametrize('rel', [
+    'configs/star/star-basic_deeplabv3-r101_voc-15-1-overlap.py',
+    'configs/star/star-basic_deeplabv3-r101_ade-100-50-overlap.py',
+    'configs/star/star-lite_deeplabv3-r101_cityscapes-13-1-overlap.py',
+])
+def test_paper_configs_build_the_authors_backbone(rel):
+    cfg = Config.fromfile(osp.join(REPO, rel)).model
+    assert cfg.backbone.init_cfg == dict(
+        type='Pretrained', checkpoint='torchvision://resnet101')
+    _, model = _paper_model(rel)
+    bb = model.backbone
+    # torchvision layout: plain mmseg ResNet, 7x7 stem, max-pool, no deep
+    # stem, stride on the 3x3 convs, plain 1x1 shortcuts
+    assert type(bb) is ResNet and not isinstance(bb, ResNetV1c)
+    assert bb.depth == 101 and not bb.deep_stem and not bb.avg_down
+    assert bb.conv1.kernel_size == (7, 7) and bb.conv1.stride == (2, 2)
+    assert bb.conv1.out_channels == 64
+    assert isinstance(bb.maxpool, nn.MaxPool2d)
+    assert [len(getattr(bb, f'layer{i}')) for i in (1, 2, 3, 4)] == \
+        [3, 4, 23, 3]
+    first = bb.layer2[0]
+    assert first.conv1.stride == (1, 1) and first.conv2.stride == (2, 2)
+    assert isinstance(first.downsample[0], nn.Conv2d) and \
+        first.downsample[0].stride == (2, 2)
+    # output stride 16: the last stage is dilated, its first block with
+    # dilation 1 (torchvision's rule), the others 2
+    assert [b.conv2.stride for b in bb.layer4] == [(1, 1)] * 3
+    assert [b.conv2.dilation for b in bb.layer4] == [(1, 1), (2, 2), (2, 2)]
+    assert all(b.conv2.dilation == (1, 1) for b in bb.layer3)
+    assert bb.layer4[0].downsample[0].stride == (1, 1)
+    # BN momentum 0.01 in the backbone (the authors' setting), 0.1 in ASPP
+    assert {m.momentum for m in bb.modules()
+            if isinstance(m, nn.BatchNorm2d)} == {0.01}
+    assert {m.momentum for m in model.decode_head.modules()
+            if isinstance(m, nn.BatchNorm2d)} == {0.1}
+    model.eval()
+    with torch.no_grad():
+        feat = bb(torch.randn(1, 3, 64, 64))[0]
+    assert feat.shape == (1, 2048, 4, 4)
+
+
+def test_paper_configs_build_the_authors_head():
+    _, model = _paper_model(
+        'configs/star/star-basic_deeplabv3-r101_voc-15-1-overlap.py')
+    head = model.decode_head
+    assert head.aspp_layout == 'torchvision' and head.formulation == 'sigmoid'
+    # branches: 1x1, 3x3 at dilations 6, 12, 18, image pooling; 256 each
+    convs = [m.conv for m in head.aspp_modules]
+    assert [c.kernel_size for c in convs] == [(1, 1)] + [(3, 3)] * 3
+    assert [c.dilation for c in convs] == [(1, 1), (6, 6), (12, 12), (18, 18)]
+    assert [c.padding for c in convs] == [(0, 0), (6, 6), (12, 12), (18, 18)]
+    assert all(c.in_channels == 2048 and c.out_channels == 256 and
+               c.bias is None for c in convs)
+    assert isinstance(head.image_pool[0], nn.AdaptiveAvgPool2d)
+    assert head.image_pool[1].conv.kernel_size == (1, 1)
+    # projection 1x1 (5 x 256 -> 256) + BN + ReLU, dropout 0.1, 3x3 conv
+    proj, drop, last = head.bottleneck
+    assert isinstance(proj, ConvModule) and isinstance(last, ConvModule)
+    assert (proj.conv.in_channels, proj.conv.out_channels,
+            proj.conv.kernel_size) == (1280, 256, (1, 1))
+    assert isinstance(proj.bn, nn.BatchNorm2d) and proj.with_activation
+    assert type(drop) is nn.Dropout and drop.p == 0.1
+    assert (last.conv.in_channels, last.conv.out_channels,
+            last.conv.kernel_size, last.conv.padding) == \
+        (256, 256, (3, 3), (1, 1))
+    assert isinstance(last.bn, nn.BatchNorm2d) and last.with_activation
+    # no dropout before the classifiers: one 1x1 conv per step, 256 -> K_t
+    assert head.dropout is None
+    assert [(c.in_channels, c.out_channels, c.kernel_size)
+            for c in head.conv_seg] == [(256, 15, (1, 1)), (256, 1, (1, 1))]
+
+
+def _head(layout, **kw):
+    return MODELS.build(dict(
+        type='IncrementalASPPHead', in_channels=8, channels=4,
+        dilations=(1, 2), dropout_ratio=0.5, classes_per_step=[3, 2],
+        formulation='sigmoid', aspp_layout=layout,
+        norm_cfg=dict(type='BN'), **kw))
+
+
+def test_torchvision_layout_forward_by_hand():
+    head = _head('torchvision').eval()
+    x = torch.randn(2, 8, 5, 6)
+    aspp = [m(x) for m in head.aspp_modules]
+    pooled = head.image_pool(x).expand(-1, -1, 5, 6)  # pooling branch last
+    proj, _, last = head.bottleneck
+    feats = last(proj(torch.cat(aspp + [pooled], dim=1)))
+    assert torch.allclose(head.forward_features([x]), feats, atol=1e-6)
+    logits = torch.cat([c(feats) for c in head.conv_seg], dim=1)
+    assert torch.allclose(head.forward([x]), logits, atol=1e-6)
+    # dropout sits between the projection and the 3x3 conv
+    head.train()
+    torch.manual_seed(0)
+    a = head.forward_features([x])
+    torch.manual_seed(1)
+    assert not torch.allclose(a, head.forward_features([x]))
+
+
+def test_torchvision_layout_init_is_he_normal_fan_in():
+    torch.manual_seed(0)
+    head = MODELS.build(dict(
+        type='IncrementalASPPHead', in_channels=512, channels=256,
+        dilations=(1, 6), classes_per_step=[21], formulation='softmax',
+        aspp_layout='torchvision', norm_cfg=dict(type='BN')))
+    head.init_weights()
+    proj = head.bottleneck[0].conv  # fan_in 3 x 256
+    assert proj.weight.std().item() == pytest.approx(
+        (2 / 768) ** 0.5, rel=0.05)
+    cls = head.conv_seg[0]
+    assert cls.weight.std().item() == pytest.approx((2 / 256) ** 0.5,
+                                                    rel=0.1)
+    assert torch.count_nonzero(cls.bias) == 0
+
+
+def test_mmseg_layout_is_unchanged():
+    head = _head('mmseg')
+    assert isinstance(head.bottleneck, ConvModule)
+    assert head.bottleneck.conv.kernel_size == (3, 3)
+    assert isinstance(head.dropout, nn.Dropout2d)
+    # the tiny demo-like model keeps mmseg's layout
+    assert build_tiny([16]).decode_head.aspp_layout == 'mmseg'
+    with pytest.raises(ValueError, match='aspp_layout'):
+        _head('dkd')
+
+
+def test_authors_r18_base_is_full_width_torchvision_layout():
+    cfg, model = _paper_model('configs/_base_/models/deeplabv3_r18-authors.py',
+                              (21, ))
+    bb = model.backbone
+    assert cfg['backbone']['init_cfg'] is None
+    assert type(bb) is ResNet and bb.depth == 18 and not bb.deep_stem
+    assert bb.conv1.out_channels == 64 and bb.conv1.kernel_size == (7, 7)
+    assert [b.conv1.dilation for b in bb.layer4] == [(1, 1), (2, 2)]
+    # mmseg's BasicBlock dilates its first 3x3 conv only
+    assert [b.conv2.dilation for b in bb.layer4] == [(1, 1), (1, 1)]
+    assert bb.layer4[1].conv1.padding == (2, 2)
+    assert model.decode_head.aspp_layout == 'torchvision'
+    assert model.decode_head.in_channels == 512
+    assert model.decode_head.channels == 256
+    model.eval()
+    with torch.no_grad():
+        feats, logits = model.decode_features(torch.randn(1, 3, 64, 64))
+    assert feats.shape == (1, 256, 4, 4) and logits.shape == (1, 21, 4, 4)
