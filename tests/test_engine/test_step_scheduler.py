@@ -194,15 +194,45 @@ def test_star_basic_two_steps(tiny_voc, tmp_path):
     assert ckpt['state_dict']['decode_head.conv_seg.1.weight'].shape[0] == 5
 
 
-def test_star_lite_two_steps_stores_nothing(tiny_voc, tmp_path):
+def test_star_lite_two_steps_stores_counts(tiny_voc, tmp_path):
+    # the authors' STAR-Lite: class counts only, no prototypes
     work_dir = str(tmp_path / 'lite')
     cfg = demo_cfg('star-lite', tiny_voc, work_dir,
                    **{'custom_hooks.0.recognition_iters': 50})
     data = StepScheduler(cfg).run()
-    assert [s['replay_bytes'] for s in data['steps']] == [0, 0]
     assert data['protocol']['method'] == 'star_lite'
     files = [f for _, _, fs in os.walk(work_dir) for f in fs]
     assert not [f for f in files if f.startswith('prototypes')]
+    counts = []
+    for s in data['steps']:
+        path = osp.join(work_dir, f"step_{s['step']}", 'counts.json')
+        assert s['replay_bytes'] == os.path.getsize(path) < 1000
+        with open(path) as f:
+            counts.append(json.load(f))
+    c0, c1 = counts
+    assert set(c0['counts']) <= {str(c) for c in range(1, 16)}
+    assert c0['bg_count'] > 0 and sum(c0['counts'].values()) > 0
+    # old classes' counts carried over (TPAMI rule), new classes added, the
+    # background count grown by step 1's background cells
+    assert {c: n for c, n in c1['counts'].items() if c in c0['counts']} == \
+        c0['counts']
+    assert set(c1['counts']) - set(c0['counts']) <= {
+        str(c) for c in range(16, 21)}
+    assert c1['bg_count'] > c0['bg_count']
+    assert data['steps'][1]['mIoU_inc'] is not None
+
+
+def test_star_lite_zero_storage_stores_nothing(tiny_voc, tmp_path):
+    work_dir = str(tmp_path / 'lite0')
+    cfg = demo_cfg('star-lite', tiny_voc, work_dir, **{
+        'custom_hooks.0.recognition_iters': 50,
+        'custom_hooks.0.counts': 'estimated',
+        'custom_hooks.0.extraction': 'filtered',
+        'custom_hooks.0.noise': 'extracted'})
+    data = StepScheduler(cfg).run()
+    assert [s['replay_bytes'] for s in data['steps']] == [0, 0]
+    files = [f for _, _, fs in os.walk(work_dir) for f in fs]
+    assert not [f for f in files if f.startswith(('prototypes', 'counts'))]
     assert data['steps'][1]['mIoU_inc'] is not None
 
 

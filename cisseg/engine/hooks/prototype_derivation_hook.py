@@ -1,66 +1,141 @@
-"""STAR-Lite: derive old prototypes at the start of a step, store nothing."""
+"""STAR-Lite: derive old prototypes at the start of a step."""
 import json
-from typing import Dict
+import os
+import os.path as osp
+from typing import Dict, Optional
 
 import torch
-from mmengine.dist import all_reduce, get_world_size, is_distributed
+from mmengine.dist import (all_reduce, barrier, get_rank, get_world_size,
+                           is_distributed)
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from mmseg.models.utils import resize
 from mmseg.registry import HOOKS
-from cisseg.models.utils import (FeatureStatistics, PrototypeBank,
-                                 combine_prototypes, extraction_labels,
-                                 grid_labels, lite_replay_plan,
+from cisseg.models.utils import (EXTRACTION_RULES, FeatureStatistics,
+                                 PrototypeBank, combine_prototypes,
+                                 extraction_labels, grid_labels,
+                                 lite_replay_plan, nearest_prototype_distance,
                                  recognition_prototypes)
-from .prototype_replay_hook import PrototypeReplayHook
+from cisseg.utils import atomic_write_text
+from .prototype_replay_hook import (PrototypeReplayHook, replay_plan,
+                                    updated_counts)
 from .utils import epoch_batches, iterate_epoch, unwrap_model
+
+COUNTS_FILE = 'counts.json'
+COUNT_MODES = ('stored', 'estimated')
+NOISE_MODELS = ('dist', 'extracted')
+
+
+def _choice(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise ValueError(f'PrototypeDerivationHook: {name} must be one of '
+                         f'{allowed}, got {value!r}')
+    return value
 
 
 @HOOKS.register_module()
 class PrototypeDerivationHook(Hook):
-    """STAR-Lite: prototypes derived from the old model, nothing stored.
+    """STAR-Lite: old prototypes derived from the old model at each step.
 
     ``before_train`` at step t > 0, in one pass of the old model over the
     step's training data:
 
-    - extraction side: features of background-labelled cells the old model
-      predicts as old class c with sigmoid score >= ``threshold``, their
-      unit mean direction, per-dimension noise and norm mean/std
-      (:class:`FeatureStatistics`);
+    - extraction side: unit mean of the old model's features over the grid
+      cells of each old class (:func:`extraction_labels`, ``extraction``);
     - recognition side: :func:`recognition_prototypes` from the frozen old
-      classifiers;
-    - prototype = :func:`combine_prototypes`; classes the old model does not
-      find in the step's images take the recognition prototype and the mean
-      noise/norm statistics of the classes it finds;
-    - counts: :func:`lite_replay_plan` (class-balanced replay, background
-      repetition from the old model's background share).
+      classifiers; prototype = :func:`combine_prototypes` (classes the old
+      model does not find take the recognition side alone);
+    - noise of the replayed features (``noise``): ``'dist'`` (the
+      authors'): every class draws with the mean over old classes of
+      :func:`nearest_prototype_distance`, unit features scaled by the
+      batch's mean feature norm (:meth:`PrototypeBank.sample`);
+      ``'extracted'``: per-dimension noise and norm mean/std of the
+      extracted cells (their mean over found classes for the others);
+    - replay counts (``counts``): ``'stored'`` (the authors'): the cell
+      count of every class seen and η_bg, read from
+      ``step_<t-1>/counts.json``, through :func:`replay_plan` with
+      ``replay_rule``; after training (every step, 0 included) the step's
+      counts are written to ``step_<t>/counts.json`` (new classes: their
+      labelled cells in the last epoch; old ones and η_bg:
+      :func:`updated_counts`), and ``metrics_fields['replay_bytes']`` is
+      its size. ``'estimated'``: :func:`lite_replay_plan` from the step's
+      data, nothing written (``replay_bytes`` 0).
 
-    Nothing is written: ``metrics_fields['replay_bytes'] = 0``.
+    The authors' STAR-Lite is the default; ``counts='estimated',
+    extraction='filtered', noise='extracted'`` is cisseg's zero-storage
+    variant.
 
     Args:
         step (int): the Runner's step.
         protocol (dict): ``Protocol.to_dict()``.
-        work_dir (str): the run's work dir (unused; for the scheduler).
-        threshold (float): extraction-side minimum sigmoid score.
+        work_dir (str): the run's work dir (holds ``step_<t>/``).
+        counts (str): ``'stored'`` or ``'estimated'``.
+        extraction (str): ``'predicted'`` or ``'filtered'``.
+        noise (str): ``'dist'`` or ``'extracted'``.
+        replay_rule (str): ``'tpami'`` (STAR-TPAMI's trainer) or
+            ``'neurips'``; used with ``counts='stored'``.
+        threshold (float): ``'filtered'``'s minimum sigmoid score.
         extraction_weight (float): weight of the extraction side.
-        recognition_iters (int): optimisation steps of the recognition side.
-        recognition_lr (float): its Adam learning rate.
+        recognition_iters (int): AdamW steps of the recognition side.
+        recognition_lr (float): its (initial) learning rate.
+        recognition_anneal (bool): cosine-anneal it to 0.
     """
     priority = 'LOW'
     step_aware = True
 
-    def __init__(self, step: int, protocol: dict, work_dir: str = '',
+    def __init__(self, step: int = 0, protocol: Optional[dict] = None,
+                 work_dir: str = '',
+                 counts: str = 'stored', extraction: str = 'predicted',
+                 noise: str = 'dist', replay_rule: str = 'tpami',
                  threshold: float = 0.7, extraction_weight: float = 0.5,
-                 recognition_iters: int = 1000,
-                 recognition_lr: float = 0.05) -> None:
+                 recognition_iters: int = 5000,
+                 recognition_lr: float = 0.025,
+                 recognition_anneal: bool = True) -> None:
         self.step = step
         self.protocol = json.loads(json.dumps(protocol))
+        self.work_dir = work_dir
+        self.counts = _choice('counts', counts, COUNT_MODES)
+        self.extraction = _choice('extraction', extraction,
+                                  EXTRACTION_RULES)
+        self.noise = _choice('noise', noise, NOISE_MODELS)
+        self.replay_rule = _choice('replay_rule', replay_rule,
+                                   ('tpami', 'neurips'))
         self.threshold = threshold
         self.extraction_weight = extraction_weight
         self.recognition_iters = recognition_iters
         self.recognition_lr = recognition_lr
+        self.recognition_anneal = recognition_anneal
+        self.pred_counts: Dict[int, float] = {}
+        self.prev_counts: Optional[dict] = None
+        self._window_start: Optional[int] = None
         self.metrics_fields: Dict[str, int] = dict(replay_bytes=0)
 
+    # ------------------------------------------------------------ counts
+    def file(self, step: int) -> str:
+        return osp.join(self.work_dir, f'step_{step}', COUNTS_FILE)
+
+    def load_counts(self, step: int) -> dict:
+        """``{'counts': {train id: cells}, 'bg_count': η_bg}`` of a step."""
+        path = self.file(step)
+        if not osp.exists(path):
+            raise FileNotFoundError(
+                f'{path}: class counts of step {step} not found; STAR-Lite '
+                "with counts='stored' needs the previous step of the same "
+                "run (counts='estimated' stores nothing)")
+        with open(path) as f:
+            data = json.load(f)
+        if data.get('step') != step or data.get('protocol', {}).get(
+                'steps') != self.protocol['steps']:
+            raise ValueError(
+                f"{path}: counts of step {data.get('step')} of protocol "
+                f"{data.get('protocol', {}).get('steps')}, expected step "
+                f"{step} of {self.protocol['steps']}")
+        return dict(counts={int(c): float(n)
+                            for c, n in data['counts'].items()},
+                    bg_count=float(data['bg_count']))
+
+    # -------------------------------------------------------------- before
     def before_run(self, runner) -> None:
         if any(isinstance(h, PrototypeReplayHook) for h in runner.hooks):
             raise ValueError(
@@ -72,6 +147,8 @@ class PrototypeDerivationHook(Hook):
     def before_train(self, runner) -> None:
         if self.step == 0:
             return
+        if self.counts == 'stored':
+            self.prev_counts = self.load_counts(self.step - 1)
         model = unwrap_model(runner)
         num_old = model.num_old_classes
         device = next(model.parameters()).device
@@ -84,13 +161,18 @@ class PrototypeDerivationHook(Hook):
             old_feats, old_logits = model.old_forward(inputs)
             size = old_logits.shape[2:]
             g_label = grid_labels(label, size)
+            # the old logits at the cells' centres of the label-size map
+            # (the authors predict there)
+            g_logits = grid_labels(
+                resize(old_logits, size=label.shape[1:], mode='bilinear',
+                       align_corners=model.align_corners), size)
             g_pred = model.old_model.decode_head.to_class_scores(
-                old_logits, bg_logit=model.old_bg_logit).argmax(1)
+                g_logits, bg_logit=model.old_bg_logit).argmax(1)
             if stats is None:
                 stats = FeatureStatistics(num_old, old_feats.shape[1],
                                           device)
             stats.update(old_feats, extraction_labels(
-                old_logits, g_label, num_old, self.threshold,
+                g_logits, g_label, num_old, self.extraction, self.threshold,
                 model.old_bg_logit))
             valid = g_label != 255
             pred_in_bg += torch.bincount(
@@ -110,32 +192,47 @@ class PrototypeDerivationHook(Hook):
         heads = model.old_model.decode_head.conv_seg
         weight = torch.cat([h.weight.flatten(1) for h in heads])
         bias = torch.cat([h.bias for h in heads])
-        recog = recognition_prototypes(weight, bias, self.recognition_iters,
-                                       self.recognition_lr)
+        recog = recognition_prototypes(
+            weight, bias, self.recognition_iters, self.recognition_lr,
+            anneal=self.recognition_anneal)
         protos = combine_prototypes(
             {c: recog[c - 1] for c in old_ids},
             {c: e['prototype'] for c, e in extracted.items()},
             self.extraction_weight)
+        self.pred_counts = {c: float(pred_in_bg[c]) for c in range(num_old)}
+        iters = epoch_batches(runner) * get_world_size()
+        if self.counts == 'stored':
+            per_iter, ratio = replay_plan(
+                {c: self.prev_counts['counts'].get(c, 0.0)
+                 for c in old_ids}, self.prev_counts['bg_count'],
+                self.pred_counts, iters, self.protocol['setting'],
+                len(self.protocol['steps'][self.step]), self.replay_rule)
+        else:
+            new_classes = len(self.protocol['steps'][self.step])
+            per_iter, ratio = lite_replay_plan(
+                float(cells[3]) / max(new_classes, 1), self.pred_counts,
+                old_ids, float(cells[0]), float(cells[1]), float(cells[2]),
+                iters, self.protocol['setting'], self.pred_counts[0])
         bank = PrototypeBank(self._entries(protos, extracted),
                              meta=dict(step=self.step, derived=True))
-        pred_counts = {c: float(pred_in_bg[c]) for c in range(num_old)}
-        new_classes = len(self.protocol['steps'][self.step])
-        iters = epoch_batches(runner) * get_world_size()
-        per_iter, ratio = lite_replay_plan(
-            float(cells[3]) / max(new_classes, 1), pred_counts, old_ids,
-            float(cells[0]), float(cells[1]), float(cells[2]), iters,
-            self.protocol['setting'], pred_counts[0])
         model.set_replay(bank, per_iter, ratio)
         print_log(
             f'step {self.step}: STAR-Lite derived {len(bank)} prototypes '
             f'({len(extracted)} seen in this step\'s images), replay '
-            f'{sum(per_iter.values())} features per iteration, background '
-            f'repetition ratio {ratio:.3f}', logger='current')
+            f'{sum(per_iter.values())} features per iteration ({self.counts}'
+            f' counts), background repetition ratio {ratio:.3f}',
+            logger='current')
 
-    @staticmethod
-    def _entries(protos: dict, extracted: dict) -> dict:
-        """Bank entries: derived direction; noise and norms from the
-        extraction side, or their mean over found classes."""
+    def _entries(self, protos: dict, extracted: dict) -> dict:
+        """Bank entries: the derived direction and the noise model's
+        fields."""
+        if self.noise == 'dist':
+            ids = sorted(protos)
+            dist = float(nearest_prototype_distance(
+                torch.stack([protos[c] for c in ids])).mean()) if ids else 0.
+            return {c: dict(prototype=protos[c].float().cpu(), dist=dist,
+                            count=extracted.get(c, {}).get('count', 0.0))
+                    for c in ids}
         if extracted:
             mean_noise = torch.stack(
                 [e['noise'] for e in extracted.values()]).mean(0)
@@ -156,3 +253,76 @@ class PrototypeDerivationHook(Hook):
                 norm_std=e['norm_std'] if e else mean_std,
                 count=e['count'] if e else 0.0)
         return out
+
+    # ------------------------------------------- last-epoch label counts
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        """With stored counts, count the step's labelled cells on the
+        training batches of the last epoch (the segmentor's
+        ``feature_stats``)."""
+        if self.counts != 'stored':
+            return
+        model = unwrap_model(runner)
+        start = runner.max_iters - epoch_batches(runner)
+        if runner.iter == start and model.feature_stats is None:
+            model.feature_stats = FeatureStatistics(
+                model.decode_head.num_classes, model.decode_head.channels,
+                next(model.parameters()).device)
+            self._window_start = start
+
+    def _label_counts(self, runner):
+        """Cells per train id of the step's data: from the last epoch, or
+        (resumed inside it) from an extra pass."""
+        model = unwrap_model(runner)
+        stats, model.feature_stats = model.feature_stats, None
+        if stats is not None and self._window_start is not None:
+            stats.all_reduce()
+            return stats.count
+        num = model.decode_head.num_classes
+        device = next(model.parameters()).device
+        count = torch.zeros(num, dtype=torch.float64, device=device)
+        was_training = model.training
+        model.eval()
+        for inputs, label in iterate_epoch(runner,
+                                           f'step {self.step} class counts'):
+            feats, _ = model.decode_features(inputs)
+            g = grid_labels(label, feats.shape[2:]).flatten()
+            count += torch.bincount(g[g < num], minlength=num).to(count)
+        model.train(was_training)
+        if is_distributed():
+            all_reduce(count, op='sum')
+        return count
+
+    # --------------------------------------------------------------- after
+    @torch.no_grad()
+    def after_train(self, runner) -> None:
+        if self.counts != 'stored':
+            self.metrics_fields = dict(replay_bytes=0)
+            return
+        model = unwrap_model(runner)
+        head = model.decode_head
+        count = self._label_counts(runner)
+        new_ids = list(range(head.num_classes - head.classes_per_step[-1],
+                             head.num_classes))
+        if self.step == 0:
+            counts, bg_count = {}, float(count[0])
+        else:
+            prev = self.prev_counts or self.load_counts(self.step - 1)
+            counts, bg_count = updated_counts(
+                prev['counts'], prev['bg_count'], self.pred_counts,
+                self.protocol['setting'],
+                len(self.protocol['steps'][self.step]), self.replay_rule)
+        counts.update({c: float(count[c]) for c in new_ids if c != 0})
+        path = self.file(self.step)
+        if get_rank() == 0:
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            atomic_write_text(path, json.dumps(dict(
+                step=self.step, protocol=self.protocol, bg_count=bg_count,
+                counts={str(c): counts[c] for c in sorted(counts)})))
+        if is_distributed():
+            barrier()
+        self.metrics_fields = dict(replay_bytes=os.path.getsize(path))
+        print_log(f'step {self.step}: STAR-Lite class counts (η_bg '
+                  f'{bg_count:.0f}) saved to {path} '
+                  f'({self.metrics_fields["replay_bytes"]} bytes)',
+                  logger='current')

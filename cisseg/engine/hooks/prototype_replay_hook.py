@@ -17,9 +17,18 @@ from .utils import epoch_batches, iterate_epoch, unwrap_model
 PROTOTYPE_FILE = 'prototypes.pth'
 
 
+REPLAY_RULES = ('neurips', 'tpami')
+
+
+def _check_rule(rule: str) -> None:
+    if rule not in REPLAY_RULES:
+        raise ValueError(f'replay_rule must be one of {REPLAY_RULES}, got '
+                         f'{rule!r}')
+
+
 def replay_plan(counts: Dict[int, float], bg_count: float,
                 pred_counts: Dict[int, float], iters: int, setting: str,
-                num_new: int):
+                num_new: int, rule: str = 'neurips'):
     """Synthetic features per old class per iteration, and the background
     repetition ratio (the authors' rules).
 
@@ -32,13 +41,18 @@ def replay_plan(counts: Dict[int, float], bg_count: float,
             result is per batch of one rank.
         setting: 'overlap' or 'disjoint'.
         num_new: classes added at this step.
+        rule: 'neurips' (STAR's code, the NeurIPS paper's STAR-Basic) or
+            'tpami' (STAR-TPAMI's trainer, which both its STAR-Basic and
+            STAR-Lite scripts run).
 
     Returns:
-        tuple[dict, float]: ``{c: int(max(n_c - pred_c, 0) / iters)}``
-        (disjoint: ``int(n_c / iters)``) and ``r = max(η_bg (1 - 0.01
-        num_new) / pred_0 - 0.5, 0)`` (disjoint: ``η_bg / pred_0``).
+        tuple[dict, float]: 'neurips': ``{c: int(max(n_c - pred_c, 0) /
+        iters)}`` (disjoint: ``int(n_c / iters)``) and ``r = max(η_bg (1 -
+        0.01 num_new) / pred_0 - 0.5, 0)`` (disjoint: ``η_bg / pred_0``);
+        'tpami': the disjoint rule in both settings.
     """
-    overlap = setting == 'overlap'
+    _check_rule(rule)
+    overlap = setting == 'overlap' and rule == 'neurips'
     per_iter = {}
     for c, n in counts.items():
         left = n - pred_counts.get(c, 0.0) if overlap else n
@@ -49,6 +63,31 @@ def replay_plan(counts: Dict[int, float], bg_count: float,
     else:
         ratio = bg_count / pred_bg
     return per_iter, max(ratio, 0.0)
+
+
+def updated_counts(counts: Dict[int, float], bg_count: float,
+                   pred_counts: Dict[int, float], setting: str, num_new: int,
+                   rule: str = 'neurips'):
+    """The old classes' counts and η_bg stored after a step t > 0 (new
+    classes add their labelled cells).
+
+    'neurips': overlapped ``η_bg (1 - 0.01 num_new) + 0.5 pred_0``, counts
+    kept; disjoint ``η_bg + pred_0``, ``n_c + pred_c``. 'tpami': ``η_bg +
+    pred_0``, counts kept, in both settings.
+
+    Returns:
+        tuple[dict, float]: counts and η_bg.
+    """
+    _check_rule(rule)
+    pred_bg = pred_counts.get(0, 0.0)
+    counts = dict(counts)
+    if rule == 'tpami':
+        return counts, bg_count + pred_bg
+    if setting == 'overlap':
+        return counts, bg_count * (1 - 0.01 * num_new) + 0.5 * pred_bg
+    for c in counts:
+        counts[c] += pred_counts.get(c, 0.0)
+    return counts, bg_count + pred_bg
 
 
 @HOOKS.register_module()
@@ -67,6 +106,11 @@ class PrototypeReplayHook(Hook):
       ``η_bg (1 - 0.01 |new|) / pred_0 - 0.5``, disjoint ``η_bg / pred_0``,
       at least 0 (the authors' rule).
 
+    These are the rules of STAR's (NeurIPS) code (``replay_rule='neurips'``,
+    the default); ``'tpami'`` applies STAR-TPAMI's trainer's, which keeps
+    the disjoint rules in the overlapped setting too (:func:`replay_plan`,
+    :func:`updated_counts`).
+
     ``after_train``: stores, for each new class, its prototype, noise
     scale, norm mean/std and cell count, plus η_bg, with the old classes'
     entries, in ``step_<t>/prototypes.pth`` (atomic, rank 0). Statistics are
@@ -82,13 +126,17 @@ class PrototypeReplayHook(Hook):
         protocol (dict): ``Protocol.to_dict()``.
         work_dir (str): the run's work dir (holds ``step_<t>/``).
         collect_in_last_epoch (bool): reuse the last epoch's features.
+        replay_rule (str): ``'neurips'`` or ``'tpami'``.
     """
     priority = 'LOW'  # after IncrementalStepHook's classifier init
     step_aware = True  # the step scheduler fills step, protocol, work_dir
 
     def __init__(self, step: int, protocol: dict, work_dir: str,
-                 collect_in_last_epoch: bool = True) -> None:
+                 collect_in_last_epoch: bool = True,
+                 replay_rule: str = 'neurips') -> None:
+        _check_rule(replay_rule)
         self.step = step
+        self.replay_rule = replay_rule
         self.collect_in_last_epoch = collect_in_last_epoch
         self._window_start: Optional[int] = None
         # plain types: the dict is saved in files loaded with weights_only
@@ -155,7 +203,7 @@ class PrototypeReplayHook(Hook):
         per_iter, ratio = replay_plan(
             bank.counts(), bank.bg_count, self.pred_counts,
             epoch_batches(runner) * get_world_size(),
-            self.protocol['setting'], self._num_new)
+            self.protocol['setting'], self._num_new, self.replay_rule)
         model.set_replay(bank, per_iter, ratio)
         print_log(f'step {self.step}: replay {sum(per_iter.values())} '
                   f'prototype features per iteration {per_iter}, background '
@@ -203,20 +251,16 @@ class PrototypeReplayHook(Hook):
                              num_classes))
         entries = stats.finalize([c for c in new_ids if c != 0])
         label_bg = float(stats.count[0])
-        overlap = self.protocol['setting'] == 'overlap'
         if self.step == 0:
             classes, bg_count = {}, label_bg
         else:
             prev = self.prev_bank or self.load_bank(self.step - 1)
             classes = {c: dict(e) for c, e in prev.classes.items()}
-            pred_bg = self.pred_counts.get(0, 0.0)
-            if overlap:
-                bg_count = prev.bg_count * (1 - 0.01 * self._num_new) + \
-                    0.5 * pred_bg
-            else:
-                bg_count = prev.bg_count + pred_bg
-                for c in classes:
-                    classes[c]['count'] += self.pred_counts.get(c, 0.0)
+            counts, bg_count = updated_counts(
+                prev.counts(), prev.bg_count, self.pred_counts,
+                self.protocol['setting'], self._num_new, self.replay_rule)
+            for c, n in counts.items():
+                classes[c]['count'] = n
         classes.update(entries)
         bank = PrototypeBank(classes, bg_count,
                              meta=dict(step=self.step,

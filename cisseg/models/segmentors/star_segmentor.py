@@ -25,7 +25,8 @@ class STARSegmentor(IncrementalEncoderDecoder):
       of weights, (L_real + w_pr L_pr + w_bpr L_bpr) / (1 + w_pr + w_bpr):
         * prototype replay (PR): synthetic old-class features
           (:meth:`PrototypeBank.sample`, counts from
-          :class:`PrototypeReplayHook`) through the classifier, w_pr = M/S;
+          :class:`PrototypeReplayHook` or :class:`PrototypeDerivationHook`)
+          through the classifier, w_pr = M/S;
         * background pixel repetition (BPR): features of the cells that are
           background in the label and for the old model, w_bpr = r K / S
           with the repetition ratio r from η_bg (set by the hook);
@@ -115,8 +116,11 @@ class STARSegmentor(IncrementalEncoderDecoder):
         losses = dict()
         if self.prototype_replay and self.bank is not None and \
                 self.replay_per_iter:
-            fake, _ = self.bank.sample(self.replay_per_iter,
-                                       device=feats.device)
+            # STAR-TPAMI's 'dist' entries are unit vectors scaled by the
+            # batch's mean feature norm
+            fake, _ = self.bank.sample(
+                self.replay_per_iter, device=feats.device,
+                scale=feats.detach().norm(dim=1).mean())
             if fake is not None:
                 w = fake.shape[0] / cells
                 fake_logits = head.classify(fake.to(feats.dtype))[:, -k:]

@@ -2,6 +2,7 @@
 from typing import Dict, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from cisseg.utils import atomic_torch_save
@@ -10,6 +11,10 @@ from cisseg.utils import atomic_torch_save
 class PrototypeBank:
     """Per-class prototype entries (see :class:`FeatureStatistics`) keyed
     by train id, plus the cumulative background count ``bg_count`` (η_bg).
+
+    An entry replays with the NeurIPS noise model (``noise``, ``norm_mean``,
+    ``norm_std``) or, when it holds ``dist`` instead, with STAR-TPAMI's
+    ``dist`` model (see :meth:`sample`).
 
     STAR-Basic saves one bank per step (``step_<t>/prototypes.pth``, the
     classes seen up to t); the next step loads it.
@@ -42,10 +47,15 @@ class PrototypeBank:
 
     def sample(self, num_per_class: Dict[int, int],
                generator: Optional[torch.Generator] = None,
-               device=None):
+               device=None, scale: Optional[Tensor] = None):
         """Synthetic features: for class c, ``n_c`` vectors
         (p_c + eps * noise_c) * r, eps ~ N(0, I), r ~ N(norm_mean, norm_std)
-        one norm per vector.
+        one norm per vector; for a ``dist`` entry, unit vectors
+        normalize(p_c + tan(2 asin(d / 2)) u) * ``scale``, d = |N(0, 1)| *
+        dist_c (below 2), u a unit direction orthogonal to p_c from a
+        uniform draw in [-0.5, 0.5]^C (for d < sqrt 2 the vector lies at
+        chord distance d from p_c); ``scale`` is the batch's mean feature
+        norm.
 
         Drawn on ``device`` (a ``generator`` must live there): replaying
         tens of thousands of features per iteration from the CPU's random
@@ -62,6 +72,12 @@ class PrototypeBank:
                 continue
             e = self.classes[c]
             p, s = self._on_device(c, device)
+            if 'dist' in e:
+                feats.append(self._sample_dist(p, e['dist'], n, generator,
+                                               device, scale))
+                labels.append(torch.full((n, ), c, dtype=torch.long,
+                                         device=device))
+                continue
             eps = torch.randn(n, p.numel(), generator=generator,
                               device=device)
             r = e['norm_mean'] + e['norm_std'] * torch.randn(
@@ -73,13 +89,31 @@ class PrototypeBank:
             return None, None
         return torch.cat(feats), torch.cat(labels)
 
+    @staticmethod
+    def _sample_dist(p: Tensor, dist: float, n: int, generator, device,
+                     scale: Optional[Tensor]) -> Tensor:
+        if scale is None:
+            raise ValueError("PrototypeBank.sample: a 'dist' entry needs "
+                             'scale (the batch mean feature norm)')
+        d = (torch.randn(n, generator=generator, device=device).abs() *
+             float(dist)).clamp(max=1.999)
+        u = torch.rand(n, p.numel(), generator=generator,
+                       device=device) - 0.5
+        u = F.normalize(u - (u @ p)[:, None] * p, dim=1)
+        unit = F.normalize(
+            p + torch.tan(2 * torch.asin(d / 2))[:, None] * u, dim=1)
+        return unit * scale
+
     def _on_device(self, c: int, device: torch.device):
-        """Class c's prototype and noise scale on ``device`` (cached)."""
+        """Class c's prototype and noise scale (None for a ``dist``
+        entry) on ``device`` (cached)."""
         key = (c, str(device))
         if key not in self._device_cache:
             e = self.classes[c]
-            self._device_cache[key] = (e['prototype'].to(device),
-                                       e['noise'].to(device))
+            noise = e.get('noise')
+            self._device_cache[key] = (
+                e['prototype'].to(device),
+                None if noise is None else noise.to(device))
         return self._device_cache[key]
 
     def state_dict(self) -> dict:

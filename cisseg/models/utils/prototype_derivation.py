@@ -1,54 +1,82 @@
-"""STAR-Lite: old-class prototypes derived without stored data."""
+"""STAR-Lite (TPAMI 2025): old-class prototypes derived from the old model.
+
+The authors' recipe (STAR-TPAMI's compute_prototype.py and VOC trainer) and
+cisseg's zero-storage variant share the two sides and their combination;
+they differ in which cells the extraction side reads
+(:data:`EXTRACTION_RULES`), how replay is counted (stored counts, or
+:func:`lite_replay_plan`'s estimates) and the noise of the replayed
+features (:func:`nearest_prototype_distance`, or the extracted cells'
+statistics).
+"""
+import math
 from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+EXTRACTION_RULES = ('predicted', 'filtered')
 
-def recognition_prototypes(weight: Tensor, bias: Tensor, iters: int = 1000,
-                           lr: float = 0.05,
-                           seed: int = 0) -> Tensor:
+
+def recognition_prototypes(weight: Tensor, bias: Tensor, iters: int = 5000,
+                           lr: float = 0.025, weight_decay: float = 0.01,
+                           anneal: bool = True) -> Tensor:
     """Recognition side: the feature each old classifier recognises best.
 
-    Finds non-negative features X (one row per class, as features after the
-    head's ReLU are) whose sigmoid logits ``X W^T + b`` match the identity
-    (class c fires on row c only), by minimising that BCE with Adam and
-    clamping X at 0 after every step; returns the unit rows of the X with
-    the lowest loss.
+    The authors' objective: non-negative features X (one row per class, as
+    features after the head's ReLU are), from zeros, whose sigmoid logits
+    ``X W^T + b`` match the identity (class c fires on row c only), by
+    minimising that mean BCE with AdamW and clamping X at 0 after every
+    step; returns the unit rows of the lowest-loss X.
+
+    The authors run AdamW at lr 2.5e-4, weight decay 0.01 for 500k
+    iterations (``iters=500000, lr=2.5e-4, anneal=False``). Adam's steps are
+    about lr long whatever the gradient's size, and the decoupled weight
+    decay shrinks X by lr * wd per step, so lr x100 for 1/100 of the
+    iterations follows nearly the same path; ``anneal`` (cosine to 0) then
+    settles the end of it.
 
     Args:
         weight (Tensor): (K, C) classifier weights of the K old classes.
         bias (Tensor): (K, ) classifier biases.
-        iters (int): optimisation steps.
-        lr (float): Adam learning rate.
-        seed (int): seed of the (small, positive) initial X.
+        iters (int): AdamW steps.
+        lr (float): AdamW learning rate (the start of the cosine if
+            ``anneal``).
+        weight_decay (float): AdamW's decoupled weight decay.
+        anneal (bool): cosine-anneal lr to 0 over ``iters``.
 
     Returns:
         Tensor: (K, C) unit prototypes.
     """
     weight, bias = weight.detach().float(), bias.detach().float()
     k, c = weight.shape
-    gen = torch.Generator().manual_seed(seed)
-    x = (torch.rand(k, c, generator=gen) * 0.01).to(weight.device)
-    x.requires_grad_(True)
+    x = torch.zeros(k, c, device=weight.device, requires_grad=True)
     target = torch.eye(k, device=weight.device)
-    opt = torch.optim.Adam([x], lr=lr)
-    best, best_loss = x.detach().clone(), float('inf')
+    opt = torch.optim.AdamW([x], lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters) \
+        if anneal else None
+    best = torch.zeros_like(x)
+    best_loss = torch.tensor(math.inf, device=weight.device)
     with torch.enable_grad():
         for _ in range(iters):
             loss = F.binary_cross_entropy_with_logits(
-                x @ weight.t() + bias, target)
+                torch.addmm(bias, x, weight.t()), target)
+            with torch.no_grad():  # the X that gave this loss
+                better = loss < best_loss
+                best = torch.where(better, x, best)
+                best_loss = torch.minimum(loss, best_loss)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             with torch.no_grad():
                 x.clamp_(min=0)
-                now = F.binary_cross_entropy_with_logits(
-                    x @ weight.t() + bias, target).item()
-                if now < best_loss:
-                    best_loss, best = now, x.detach().clone()
-    return F.normalize(best, dim=1)
+        with torch.no_grad():
+            loss = F.binary_cross_entropy_with_logits(
+                torch.addmm(bias, x, weight.t()), target)
+            best = torch.where(loss < best_loss, x, best)
+    return F.normalize(best.detach(), dim=1)
 
 
 def combine_prototypes(recognition: Dict[int, Tensor],
@@ -56,7 +84,7 @@ def combine_prototypes(recognition: Dict[int, Tensor],
                        extraction_weight: float = 0.5) -> Dict[int, Tensor]:
     """Combine both sides: ``normalize((1 - w) r_c + w e_c)`` for classes
     found in the current data, ``r_c`` alone otherwise (w = 0.5 is the
-    TPAMI paper's equal-weight sum).
+    authors' sum of the two unit vectors).
 
     Args:
         recognition (dict): class -> (C, ) unit recognition prototype.
@@ -78,41 +106,72 @@ def combine_prototypes(recognition: Dict[int, Tensor],
     return out
 
 
-def extraction_labels(old_logits: Tensor, label: Tensor, num_old: int,
-                      threshold: float = 0.7,
-                      bg_logit: float = 0.0) -> Tensor:
-    """Extraction side: which grid cells count for which old class.
+def extraction_labels(cell_logits: Tensor, label: Tensor, num_old: int,
+                      rule: str = 'predicted', threshold: float = 0.7,
+                      bg_logit: float = 0.5) -> Tensor:
+    """Extraction side: which grid cells average into which old class.
 
-    A cell counts for old class c when the old model predicts c there (the
-    sigmoid rule with a background logit ``bg_logit``), its sigmoid score is
-    at least ``threshold``, and its label is background. Old classes appear
-    in a step's labels as background only: cells labelled with a new class
-    (which the old model has never seen and often calls an old class) and
-    255 cells are left out, as in OCFM's old-class region.
+    The old model predicts c at a cell when c's logit is the largest and
+    exceeds ``bg_logit`` (the authors' training rule), otherwise background.
+
+    - ``'predicted'`` (the authors'): every cell the old model predicts as
+      old class c, whatever its label.
+    - ``'filtered'`` (cisseg's zero-storage variant): only cells labelled
+      background (old classes appear in a step's labels as background; a
+      cell labelled with a new class, which the old model has never seen
+      and may call an old class, would teach the new classifier not to
+      fire on its own class through replay) whose sigmoid score is at
+      least ``threshold`` (0.7: cells the old model is sure of).
 
     Args:
-        old_logits (Tensor): (N, K, h, w) old foreground logits (train ids
-            1..K).
+        cell_logits (Tensor): (N, K, h, w) old foreground logits (train
+            ids 1..K) at the grid cells.
         label (Tensor): (N, h, w) grid labels of the step (0 = background,
             255 = ignore).
         num_old (int): old train ids, background included (K + 1).
-        threshold (float): minimum sigmoid score.
+        rule (str): one of :data:`EXTRACTION_RULES`.
+        threshold (float): ``'filtered'``'s minimum sigmoid score.
+        bg_logit (float): the old prediction's background logit.
 
     Returns:
         Tensor: (N, h, w) train id of the cell's old class, or 255.
     """
-    bg = old_logits.new_full(old_logits[:, :1].shape, bg_logit)
-    score, pred = torch.cat([bg, old_logits], 1).max(dim=1)
-    keep = (pred > 0) & (pred < num_old) & (torch.sigmoid(score) >=
-                                            threshold) & (label == 0)
+    if rule not in EXTRACTION_RULES:
+        raise ValueError(f'extraction rule must be one of {EXTRACTION_RULES}'
+                         f', got {rule!r}')
+    bg = cell_logits.new_full(cell_logits[:, :1].shape, bg_logit)
+    score, pred = torch.cat([bg, cell_logits], 1).max(dim=1)
+    keep = (pred > 0) & (pred < num_old)
+    if rule == 'filtered':
+        keep &= (torch.sigmoid(score) >= threshold) & (label == 0)
     return torch.where(keep, pred, torch.full_like(pred, 255))
+
+
+def nearest_prototype_distance(prototypes: Tensor) -> Tensor:
+    """The authors' ``dist`` noise scale: each unit prototype's Euclidean
+    distance to its nearest other prototype (0 for a single prototype).
+
+    Args:
+        prototypes (Tensor): (K, C) unit prototypes.
+
+    Returns:
+        Tensor: (K, ) distances; the replay draws every class's noise with
+        their mean.
+    """
+    k = prototypes.shape[0]
+    if k < 2:
+        return prototypes.new_zeros(k)
+    d = torch.cdist(prototypes[None].double(), prototypes[None].double())[0]
+    d.fill_diagonal_(math.inf)
+    return d.min(dim=1).values.to(prototypes.dtype)
 
 
 def lite_replay_plan(new_cells: float, pred_counts: Dict[int, float],
                      old_classes, bg_cells: float, valid_cells: float,
                      total_cells: float, iters: int, setting: str,
                      pred_bg_in_label_bg: Optional[float] = None):
-    """STAR-Lite's occurrence estimates (no stored counts).
+    """cisseg's zero-storage occurrence estimates (``counts='estimated'``;
+    the authors store the counts).
 
     - Replay: every old class is replayed per iteration as often as an
       average new class is labelled per iteration (``m = new_cells /
