@@ -3,6 +3,7 @@ import copy
 import os.path as osp
 from typing import Optional, Union
 
+from mmcv.transforms import TestTimeAug
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
@@ -12,6 +13,24 @@ from .class_cache import default_cache_dir, image_classes
 from .memory import MEMORY_LABELS, data_relpath, load_memory
 from .protocols import Protocol, build_protocol
 from .transforms import StepLabelRemap
+
+
+def _insert_after_load(transforms: list, remap: StepLabelRemap) -> bool:
+    """Put ``remap`` right after LoadAnnotations in ``transforms`` (in each
+    branch of a TestTimeAug too), in place of an earlier remap. Returns
+    whether there was a LoadAnnotations."""
+    transforms[:] = [t for t in transforms
+                     if not isinstance(t, StepLabelRemap)]
+    for i, t in enumerate(transforms):
+        if isinstance(t, LoadAnnotations):
+            transforms.insert(i + 1, remap)
+            return True
+    found = False
+    for t in transforms:
+        if isinstance(t, TestTimeAug):
+            for branch in t.subroutines:
+                found = _insert_after_load(branch.transforms, remap) or found
+    return found
 
 
 @DATASETS.register_module()
@@ -42,6 +61,11 @@ class IncrementalSegDataset:
         lazy_init (bool): defer loading the annotation list.
         memory_file (str, optional): a ``memory.json`` to add (train split).
         memory_labels (str): 'step' or 'seen', see above.
+        pipeline (list[dict], optional): the wrapped dataset's pipeline,
+            in place of its own (mmseg's ``MMSegInferencer`` and
+            ``tools/test.py --tta`` read and set
+            ``test_dataloader.dataset.pipeline``). The step's label
+            remapping follows LoadAnnotations, inside a TestTimeAug too.
     """
 
     def __init__(self,
@@ -52,12 +76,18 @@ class IncrementalSegDataset:
                  cache_dir: Optional[str] = None,
                  lazy_init: bool = False,
                  memory_file: Optional[str] = None,
-                 memory_labels: str = 'step') -> None:
+                 memory_labels: str = 'step',
+                 pipeline: Optional[list] = None) -> None:
         if isinstance(dataset, dict):
             dataset = copy.deepcopy(dataset)
+            if pipeline is not None:
+                dataset['pipeline'] = copy.deepcopy(pipeline)
             dataset['lazy_init'] = True
             self._check_data_root(dataset)
             dataset = DATASETS.build(dataset)
+        elif pipeline is not None:
+            raise ValueError('IncrementalSegDataset.pipeline: give the '
+                             'wrapped dataset as a config dict')
         self.dataset = dataset
         if isinstance(protocol, dict):
             protocol = dict(protocol)
@@ -114,17 +144,12 @@ class IncrementalSegDataset:
 
     def _insert_remap(self, dataset=None, split=None) -> None:
         dataset = dataset or self.dataset
-        transforms = dataset.pipeline.transforms
-        transforms[:] = [t for t in transforms
-                         if not isinstance(t, StepLabelRemap)]
-        pos = [i for i, t in enumerate(transforms)
-               if isinstance(t, LoadAnnotations)]
-        if not pos:
+        lut = self.protocol.label_lut(self.step, split or self.split)
+        if not _insert_after_load(dataset.pipeline.transforms,
+                                  StepLabelRemap(lut)):
             raise ValueError(
                 f'{type(dataset).__name__}.pipeline has no '
                 'LoadAnnotations: IncrementalSegDataset needs the labels')
-        lut = self.protocol.label_lut(self.step, split or self.split)
-        transforms.insert(pos[0] + 1, StepLabelRemap(lut))
 
     def _step_metainfo(self) -> dict:
         meta = copy.deepcopy(self.dataset.metainfo)

@@ -153,6 +153,12 @@ class StepScheduler:
             loader.dataset.step = step
             if data_root is not None:  # --cfg-options data_root=... wins
                 loader.dataset.dataset.data_root = data_root
+            inner = loader.dataset.dataset
+            if split == 'test' and 'pipeline' in inner:
+                # where mmseg's MMSegInferencer reads the test pipeline (in
+                # the config the step's Runner dumps); the same pipeline
+                loader.dataset.setdefault('pipeline',
+                                          copy.deepcopy(inner.pipeline))
 
         # PolyLR & co. without an explicit end span the step's iterations.
         loop = cfg.train_cfg

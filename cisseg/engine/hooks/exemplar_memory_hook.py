@@ -100,7 +100,8 @@ class ExemplarMemoryHook(Hook):
     priority = 'LOW'
     step_aware = True  # the step scheduler fills step, protocol, work_dir
 
-    def __init__(self, step: int, protocol: dict, work_dir: str,
+    def __init__(self, step: int = 0, protocol: Optional[dict] = None,
+                 work_dir: str = '',
                  size: int = 50, rule: str = 'balanced',
                  score_thr: float = 0.9,
                  seed: Optional[int] = None) -> None:
@@ -109,7 +110,7 @@ class ExemplarMemoryHook(Hook):
                              f'{rule!r}, expected one of '
                              f'{sorted(MEMORY_RULES)}')
         self.step = step
-        self.protocol = build_protocol(**protocol)
+        self.protocol = protocol and build_protocol(**protocol)
         self.work_dir = work_dir
         self.size = size
         self.rule = rule

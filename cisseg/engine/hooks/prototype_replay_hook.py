@@ -131,7 +131,8 @@ class PrototypeReplayHook(Hook):
     priority = 'LOW'  # after IncrementalStepHook's classifier init
     step_aware = True  # the step scheduler fills step, protocol, work_dir
 
-    def __init__(self, step: int, protocol: dict, work_dir: str,
+    def __init__(self, step: int = 0, protocol: Optional[dict] = None,
+                 work_dir: str = '',
                  collect_in_last_epoch: bool = True,
                  replay_rule: str = 'neurips') -> None:
         _check_rule(replay_rule)

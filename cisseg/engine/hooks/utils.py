@@ -6,15 +6,18 @@ from typing import Iterator, Tuple
 import torch
 from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
 
 def unwrap_model(runner):
-    """The segmentor, without its DDP wrapper."""
+    """The segmentor, without its DDP wrapper or test-time augmentation
+    wrapper (mmseg's ``tools/test.py --tta``)."""
     model = runner.model
-    return model.module if is_model_wrapper(model) else model
+    if is_model_wrapper(model):
+        model = model.module
+    return model.module if isinstance(model, BaseTTAModel) else model
 
 
 def epoch_batches(runner) -> int:
