@@ -1,5 +1,6 @@
 """A dataset wrapper that shows a segmentation dataset as one step sees it."""
 import copy
+import dataclasses
 import os.path as osp
 from typing import Optional, Union
 
@@ -11,7 +12,7 @@ from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import DATASETS
 from .class_cache import default_cache_dir, image_classes
 from .memory import MEMORY_LABELS, data_relpath, load_memory
-from .protocols import Protocol, build_protocol
+from .protocols import UNSEEN, Protocol, build_protocol
 from .transforms import StepLabelRemap
 
 
@@ -31,6 +32,9 @@ def _insert_after_load(transforms: list, remap: StepLabelRemap) -> bool:
             for branch in t.subroutines:
                 found = _insert_after_load(branch.transforms, remap) or found
     return found
+
+
+TEST_IMAGES = ('all', 'seen')
 
 
 @DATASETS.register_module()
@@ -59,6 +63,12 @@ class IncrementalSegDataset:
         split (str): 'train' or 'test'.
         cache_dir (str, optional): where the class lists are cached.
         lazy_init (bool): defer loading the annotation list.
+        test_images (str): the test images of a step: 'all', or 'seen':
+            those with at least one foreground class seen so far (the
+            STAR/MiB code's rule, on the full label maps).
+        test_unseen (str, optional): at test time, what unseen classes
+            become ('background' or 'ignore'; the STAR code's ADE20K:
+            'ignore'); None: the protocol's ``unseen``.
         memory_file (str, optional): a ``memory.json`` to add (train split).
         memory_labels (str): 'step' or 'seen', see above.
         pipeline (list[dict], optional): the wrapped dataset's pipeline,
@@ -75,6 +85,8 @@ class IncrementalSegDataset:
                  split: str = 'train',
                  cache_dir: Optional[str] = None,
                  lazy_init: bool = False,
+                 test_images: str = 'all',
+                 test_unseen: Optional[str] = None,
                  memory_file: Optional[str] = None,
                  memory_labels: str = 'step',
                  pipeline: Optional[list] = None) -> None:
@@ -94,7 +106,16 @@ class IncrementalSegDataset:
             protocol.setdefault(
                 'class_names', tuple(dataset.metainfo.get('classes', ())))
             protocol = build_protocol(**protocol)
+        if test_images not in TEST_IMAGES or \
+                test_unseen not in (None, ) + UNSEEN:
+            raise ValueError(
+                f'IncrementalSegDataset: test_images must be one of '
+                f'{TEST_IMAGES} and test_unseen None or one of {UNSEEN}, '
+                f'got {test_images!r}, {test_unseen!r}')
+        if split == 'test' and test_unseen is not None:
+            protocol = dataclasses.replace(protocol, unseen=test_unseen)
         self.protocol = protocol
+        self.test_images = test_images
         self.step = step
         if split not in ('train', 'test'):
             raise ValueError(f"IncrementalSegDataset.split must be 'train' "
@@ -163,6 +184,12 @@ class IncrementalSegDataset:
             meta['palette'] = rows
         meta.update(step=self.step, num_base_classes=self.protocol.num_base(),
                     protocol=self.protocol.to_dict())
+        if self.split == 'test':  # recorded in metrics.json
+            views = [t.eval_view for t in self.dataset.pipeline.transforms
+                     if hasattr(t, 'eval_view')]
+            meta['eval_protocol'] = dict(
+                images=self.test_images, unseen=self.protocol.unseen,
+                view=views[0] if views else 'whole')
         return meta
 
     @property
@@ -175,6 +202,8 @@ class IncrementalSegDataset:
         self.dataset.full_init()
         if self.split == 'train':
             self._select_images()
+        elif self.test_images == 'seen':
+            self._select_test_images()
         self._fully_initialized = True
 
     def _select_images(self) -> None:
@@ -237,6 +266,22 @@ class IncrementalSegDataset:
         n = len(self.dataset)
         return (self.dataset, idx) if idx < n else \
             (self.memory_dataset, idx - n)
+
+    def _select_test_images(self) -> None:
+        """Keep the test images with a foreground class seen so far."""
+        ds = self.dataset
+        classes = image_classes(
+            [ds.get_data_info(i)['seg_map_path'] for i in range(len(ds))],
+            self.protocol.num_dataset_classes,
+            self.cache_dir or default_cache_dir(ds.data_root or '.'),
+            tag=osp.splitext(osp.basename(ds.ann_file or 'all'))[0],
+            reduce_zero_label=getattr(ds, 'reduce_zero_label', False))
+        seen = set(self.protocol.seen_classes(self.step)) - (
+            {0} if self.protocol.has_background else set())
+        keep = [i for i, c in enumerate(classes) if seen & set(c)]
+        ds.get_subset_(keep)
+        print_log(f'step {self.step}: {len(keep)} of {len(classes)} test '
+                  'images have a seen class', logger='current')
 
     def get_data_info(self, idx: int) -> dict:
         ds, i = self._locate(idx)

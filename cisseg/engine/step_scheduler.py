@@ -320,9 +320,10 @@ class StepScheduler:
 
     def after_step(self, runner, step: int) -> Dict:
         """Extra fields for the step's metrics.json entry (e.g. the size of
-        stored prototypes, set by prototype hooks in ``runner``)."""
+        stored prototypes, set by prototype hooks in ``runner``, and the
+        evaluation protocol, set by the test metric)."""
         extra = {}
-        for hook in runner.hooks:
+        for hook in runner.hooks + runner.test_evaluator.metrics:
             fields = getattr(hook, 'metrics_fields', None)
             if fields:
                 extra.update(fields)

@@ -177,17 +177,20 @@ def test_voc_sample_through_the_real_pipeline(voc_root, tmp_path):
     names = [osp.basename(ds.get_data_info(j)['img_path'])[:-4]
              for j in range(len(ds))]
     sample = ds[names.index('2008_000004')]  # classes 1 and 16
-    assert tuple(sample['inputs'].shape) == (3, 512, 512)  # crop + pad
+    assert tuple(sample['inputs'].shape) == (3, 512, 512)  # resized crop
     values = set(np.unique(sample['data_samples'].gt_sem_seg.data.numpy()))
     assert values <= {0, 16, 255}  # class 1 is old: background
     test = _build(cfg, 'test')
-    assert len(test) == 4
+    # the val images with a class seen at step 1: not 2009_000004
+    assert _names(test) == ['2009_000001', '2009_000002', '2009_000003']
     assert test.metainfo['classes'][:2] == ('background', 'aeroplane')
     assert len(test.metainfo['classes']) == 17
     t = [osp.basename(test.get_data_info(j)['img_path'])[:-4]
-         for j in range(4)].index('2009_000001')
-    gt = test[t]['data_samples'].gt_sem_seg.data.numpy()
-    assert set(np.unique(gt)) == {0, 1, 16, 255}  # 20 is not seen yet
+         for j in range(3)].index('2009_000001')
+    gt = test[t]['data_samples']
+    assert tuple(gt.ori_shape) == gt.gt_sem_seg.shape == (512, 512)
+    # 20 is not seen yet: background
+    assert set(np.unique(gt.gt_sem_seg.data.numpy())) == {0, 1, 16, 255}
 
 
 # ---------------------------------------------------------------- ADE20K
@@ -229,8 +232,14 @@ def test_ade_steps_keep_zero_as_background(ade_root, tmp_path, step,
     names = test.metainfo['classes']
     assert len(names) == (101 if step == 0 else 151)
     assert names[:3] == ('background', 'wall', 'building')
-    gt = test[1]['data_samples'].gt_sem_seg.data.numpy()  # classes 0, 101
-    assert set(np.unique(gt)) == ({0} if step == 0 else {0, 101})
+    # the val images with a class seen so far: at step 0 not the second
+    # (0 and 101); unseen classes are ignored, as the authors evaluate ADE
+    assert len(test) == (1 if step == 0 else 2)
+    gt = test[0]['data_samples'].gt_sem_seg.data.numpy()  # classes 1, 150
+    assert set(np.unique(gt)) == ({0, 1, 255} if step == 0 else {0, 1, 150})
+    if step == 1:
+        gt = test[1]['data_samples'].gt_sem_seg.data.numpy()
+        assert set(np.unique(gt)) == {0, 101}
 
 
 def test_ade_dataset_has_151_class_names():
@@ -316,10 +325,25 @@ def test_cityscapes_virtual_background(city_root, tmp_path, unseen, step,
     _, cfg = _step_cfg('mib/mib_deeplabv3-r101_cityscapes-13-6-overlap.py',
                        city_root, str(tmp_path), step,
                        **{'incremental.unseen': unseen})
+    # void stays ignored without the STAR-TPAMI VoidToBackground
+    pipeline = cfg.test_dataloader.dataset.dataset.pipeline
+    pipeline[:] = [t for t in pipeline if t.type != 'VoidToBackground']
     test = _build(cfg, 'test')
     assert test.metainfo['classes'][:2] == ('background', 'road')
     gt = test[0]['data_samples'].gt_sem_seg.data.numpy()  # road, car, bike
     assert set(np.unique(gt)) == expected
+
+
+@pytest.mark.parametrize('step,expected', [(0, {0, 1}), (1, {0, 1, 14, 19})])
+def test_cityscapes_void_is_background_as_star_tpami(city_root, tmp_path,
+                                                     step, expected):
+    _, cfg = _step_cfg('star/star-basic_deeplabv3-r101_cityscapes-13-6'
+                       '-overlap.py', city_root, str(tmp_path), step)
+    test = _build(cfg, 'test')
+    gt = test[0]['data_samples'].gt_sem_seg.data.numpy()  # road, car, bike
+    assert set(np.unique(gt)) == expected  # void (255) -> 0
+    sample = _build(cfg)[0]['data_samples'].gt_sem_seg.data.numpy()
+    assert 255 not in sample and sample.shape == (1, 512, 512)
 
 
 # ------------------------------------------------------ missing/malformed
@@ -369,10 +393,9 @@ TINY = [
     'model.decode_head.in_channels=64', 'model.decode_head.channels=16',
     'train_cfg.max_epochs=1', 'train_dataloader.batch_size=5',
     'train_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
-    'train_dataloader.dataset.dataset.pipeline.2.scale=(64,32)',
-    'train_dataloader.dataset.dataset.pipeline.3.crop_size=(32,32)',
-    'train_dataloader.dataset.dataset.pipeline.6.size=(32,32)',
-    'test_dataloader.dataset.dataset.pipeline.1.scale=(64,32)',
+    'train_dataloader.dataset.dataset.pipeline.2.size=(32,32)',
+    'test_dataloader.dataset.dataset.pipeline.2.size=32',
+    'test_dataloader.dataset.dataset.pipeline.2.crop_size=(32,32)',
     'default_hooks.logger.interval=1'
 ]
 

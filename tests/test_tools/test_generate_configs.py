@@ -65,10 +65,10 @@ def test_check_reports_missing_changed_and_stale_files(tmp_path):
 SCHEDULES = {
     ('star', 'voc'): (1e-3, 1e-4, 60, 24, (512, 512), 10.0, 1e-4),
     ('star', 'ade'): (2.5e-3, 2.5e-4, 100, 24, (512, 512), 10.0, 1e-4),
-    ('star', 'cityscapes'): (1e-2, 1e-3, 108, 8, (512, 1024), None, 5e-4),
+    ('star', 'cityscapes'): (1e-2, 1e-3, 108, 24, (512, 512), None, 5e-4),
     ('mib', 'voc'): (1e-2, 1e-3, 30, 24, (512, 512), None, 1e-4),
     ('mib', 'ade'): (1e-2, 1e-3, 60, 24, (512, 512), None, 1e-4),
-    ('mib', 'cityscapes'): (1e-2, 1e-3, 108, 8, (512, 1024), None, 5e-4),
+    ('mib', 'cityscapes'): (1e-2, 1e-3, 108, 24, (512, 512), None, 5e-4),
 }
 
 
@@ -93,8 +93,8 @@ def test_leaf_hyper_parameters(rel, tmp_path):
                               method, method)
     bb = cfg.model.backbone
     assert (bb.type, bb.depth, bb.strides, bb.dilations) == (
-        'ResNetV1c', 101, (1, 2, 2, 1), (1, 1, 1, 2))
-    assert bb.init_cfg.checkpoint == 'open-mmlab://resnet101_v1c'
+        'ResNet', 101, (1, 2, 2, 1), (1, 1, 1, 2))
+    assert bb.init_cfg.checkpoint == 'torchvision://resnet101'
     assert bb.norm_cfg.type == 'SyncBN'
     head = cfg.model.decode_head
     assert head.dilations == (1, 6, 12, 18) and head.channels == 256
@@ -126,8 +126,8 @@ def test_leaf_hyper_parameters(rel, tmp_path):
         assert len(c0.param_scheduler) == 1
     loader = c0.train_dataloader
     assert loader.batch_size == batch and loader.drop_last is True
-    crops = [t.crop_size for t in loader.dataset.dataset.pipeline
-             if t.type == 'RandomCrop']
+    crops = [t.size for t in loader.dataset.dataset.pipeline
+             if t.type == 'RandomResizedCrop']
     assert crops == [crop]
     if task != 'offline':
         c1 = sched.config_for_step(1, 'prev.pth')

@@ -34,7 +34,11 @@ class IncrementalIoUMetric(IoUMetric):
     ``mIoU_all`` and ``hIoU`` and per-class ``IoU.<class>``, all in percent.
 
     The number of base classes comes from ``dataset_meta['num_base_classes']``
-    (set by :class:`IncrementalSegDataset`) unless given here.
+    (set by :class:`IncrementalSegDataset`) unless given here. A class absent
+    from the predictions and labels of every evaluated image is left out of
+    the means. :attr:`metrics_fields` names the evaluation protocol (which
+    images, how unseen classes are labelled, the view of each image), as
+    the test dataset describes it, for ``metrics.json``.
 
     Args:
         num_base_classes (int, optional): train ids of step 0.
@@ -46,6 +50,12 @@ class IncrementalIoUMetric(IoUMetric):
         kwargs.setdefault('iou_metrics', ['mIoU'])
         super().__init__(**kwargs)
         self.num_base_classes = num_base_classes
+
+    @property
+    def metrics_fields(self) -> dict:
+        """Fields for the step's ``metrics.json`` entry."""
+        proto = (self.dataset_meta or {}).get('eval_protocol')
+        return dict(eval_protocol=proto) if proto else {}
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         logger: MMLogger = MMLogger.get_current_instance()

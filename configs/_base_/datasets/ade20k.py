@@ -1,8 +1,17 @@
 # ADE20K (SceneParsing, ADEChallengeData2016) for class-incremental
 # protocols: 151 classes, label 0 ("other objects") kept as the background
 # class, i.e. mmseg's reduce_zero_label=False (ADE20KCISSDataset names the
-# 151 classes). 20,210 training and 2,000 val images, mmseg's folders and
-# mmseg's ade20k pipelines; 512x512 crops as MiB, DKD and STAR use.
+# 151 classes). 20,210 training and 2,000 val images, mmseg's folders.
+# Training: the MiB / DKD / STAR crop, a random window of 0.5-2x the image's
+# area and aspect ratio 3/4-4/3 resized to 512x512, and a horizontal flip.
+# Evaluation as the STAR authors evaluate ADE20K at step t: the val images
+# with at least one class seen so far (test_images='seen'), unseen classes
+# ignored (test_unseen='ignore': 255; in training they are background),
+# each image resized to a 512 px shorter side and its central 512x512
+# window evaluated. The whole-image protocol on every val image:
+#   test_dataloader=dict(dataset=dict(
+#       test_images='all', test_unseen=None,
+#       dataset=dict(pipeline=whole_test_pipeline)))
 dataset_type = 'ADE20KCISSDataset'
 data_root = 'data/ade/ADEChallengeData2016'
 crop_size = (512, 512)
@@ -10,17 +19,20 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),  # reduce_zero_label from the dataset
     dict(
-        type='RandomResize',
-        scale=(2048, 512),
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+        type='RandomResizedCrop',
+        size=crop_size,
+        scale=(0.5, 2.0),
+        ratio=(3. / 4., 4. / 3.)),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='Pad', size=crop_size),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='ResizeCenterCrop', size=512, crop_size=crop_size),
+    dict(type='PackSegInputs')
+]
+whole_test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
     dict(type='LoadAnnotations'),
@@ -54,6 +66,8 @@ test_dataloader = dict(
         split='test',
         protocol=None,
         step=0,
+        test_images='seen',
+        test_unseen='ignore',
         dataset=dict(
             type=dataset_type,
             data_root=data_root,

@@ -4,34 +4,50 @@
 # class: cisseg adds a virtual one (train id 0) that receives the pixels of
 # classes not seen yet (incremental.unseen='background', the default) or
 # ignores them (incremental.unseen='ignore'); see data/README.md.
-# mmseg's CityscapesDataset and mmseg's cityscapes pipelines (512x1024 crops).
+# As the STAR-TPAMI code (train_city.py, configs/config_city.json): void
+# pixels are background too (VoidToBackground), trained and evaluated as
+# that class; training on the MiB / DKD / STAR crop, a random window of
+# 0.5-2x the image's area and aspect ratio 3/4-4/3 resized to 512x512, and
+# a horizontal flip; evaluation at step t on the val images with at least
+# one class seen so far (test_images='seen'), unseen classes labelled
+# background, each image resized to a 512 px shorter side (1024x512) and
+# its central 512x512 window evaluated. The whole-image protocol on every
+# val image, void ignored:
+#   test_dataloader=dict(dataset=dict(
+#       test_images='all', dataset=dict(pipeline=whole_test_pipeline)))
+# (and train_pipeline without VoidToBackground to ignore void in training).
 dataset_type = 'CityscapesDataset'
 data_root = 'data/cityscapes'
-crop_size = (512, 1024)
+crop_size = (512, 512)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(
-        type='RandomResize',
-        scale=(2048, 1024),
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+        type='RandomResizedCrop',
+        size=crop_size,
+        scale=(0.5, 2.0),
+        ratio=(3. / 4., 4. / 3.)),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='Pad', size=crop_size),
+    dict(type='VoidToBackground'),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='ResizeCenterCrop', size=512, crop_size=crop_size),
+    dict(type='VoidToBackground'),
+    dict(type='PackSegInputs')
+]
+whole_test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
-# Batch 8 in all (mmseg's Cityscapes recipes: 4 GPUs x 2): per GPU, so
-# divide it by the number of GPUs (train_dataloader.batch_size=2 on 4 GPUs).
+# Batch 24 in all (STAR-TPAMI: 24 on one GPU): per GPU, so divide it by the
+# number of GPUs (train_dataloader.batch_size=6 on 4 GPUs).
 train_dataloader = dict(
-    batch_size=8,
+    batch_size=24,
     num_workers=4,
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
@@ -55,6 +71,7 @@ test_dataloader = dict(
         split='test',
         protocol=None,
         step=0,
+        test_images='seen',
         dataset=dict(
             type=dataset_type,
             data_root=data_root,

@@ -3,9 +3,17 @@
 # labels under SegmentationClassAug/, VOC's own labels where VOC has them),
 # 1,449 val images (SegmentationClass/). Prepared by
 # tools/dataset_converters/voc_aug.py (data/README.md). mmseg's
-# PascalVOCDataset and mmseg's pascal_voc12 pipelines; 512x512 crops as MiB,
-# DKD and STAR use. The incremental wrapper filters the training images per
+# PascalVOCDataset; the incremental wrapper filters the training images per
 # step and remaps the labels.
+# Training: the MiB / DKD / STAR crop, a random window of 0.5-2x the image's
+# area and aspect ratio 3/4-4/3 resized to 512x512, and a horizontal flip.
+# Evaluation as the STAR authors evaluate at step t: the val images with at
+# least one class seen so far (test_images='seen'), unseen classes labelled
+# background, each image resized to a 512 px shorter side and its central
+# 512x512 window evaluated. The whole-image protocol on every val image:
+#   test_dataloader=dict(dataset=dict(
+#       test_images='all', dataset=dict(pipeline=whole_test_pipeline)))
+# (in a leaf config: whole_test_pipeline={{_base_.whole_test_pipeline}}).
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (512, 512)
@@ -13,17 +21,20 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(
-        type='RandomResize',
-        scale=(2048, 512),
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+        type='RandomResizedCrop',
+        size=crop_size,
+        scale=(0.5, 2.0),
+        ratio=(3. / 4., 4. / 3.)),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='Pad', size=crop_size),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='ResizeCenterCrop', size=512, crop_size=crop_size),
+    dict(type='PackSegInputs')
+]
+whole_test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
     dict(type='LoadAnnotations'),
@@ -57,6 +68,7 @@ test_dataloader = dict(
         split='test',
         protocol=None,
         step=0,
+        test_images='seen',
         dataset=dict(
             type=dataset_type,
             data_root=data_root,

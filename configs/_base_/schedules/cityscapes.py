@@ -1,10 +1,10 @@
-# Cityscapes schedule, per step. No paper in STAR_SPEC.md / PROTOCOLS.md
-# gives one for class-incremental Cityscapes, so this is cisseg's choice:
-# mmseg's DeepLabV3 Cityscapes recipe (SGD, learning rate 1e-2, momentum 0.9,
-# weight decay 5e-4, poly power 0.9 down to 1e-4, batch 8, 512x1024 crops:
-# datasets/cityscapes.py), its 40k iterations counted as epochs
-# (40000 x 8 / 2975 images ~ 108 epochs) and used for every step, with a 10x
-# smaller learning rate (1e-3) at t > 0 as the CISS papers do.
+# Cityscapes schedule for the fine-tuning and MiB configs, per step (STAR's
+# is cityscapes_star.py). MiB gives none for Cityscapes, so this is cisseg's
+# choice: mmseg's DeepLabV3 Cityscapes optimiser (SGD, learning rate 1e-2,
+# momentum 0.9, weight decay 5e-4, poly power 0.9 down to 1e-4), 108 epochs
+# per step (mmseg's 40k iterations of batch 8 over 2975 images), with a 10x
+# smaller learning rate (1e-3) at t > 0 as the CISS papers do. Batch and
+# crops are the dataset file's (datasets/cityscapes.py: 24, 512x512).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=1e-2, momentum=0.9, weight_decay=5e-4),
