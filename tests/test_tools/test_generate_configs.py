@@ -25,9 +25,10 @@ def test_committed_leaves_equal_the_generator_output():
     gen = _generator()
     assert gen.check(CONFIGS) == []
     # papers: 4 methods x (VOC 12 + ADE 4 + Cityscapes 2) + 3 offline, STAR-M
-    # on the 8 VOC protocols of the authors' scripts; demo: 7 methods x 2
-    # settings + offline
-    assert len(gen.leaves()) == 4 * (12 + 4 + 2) + 3 + 8 + 7 * 2 + 1
+    # on the 8 VOC protocols of the authors' scripts, DKD and PLOP on VOC and
+    # ADE20K; demo: 9 methods x 2 settings + offline
+    assert len(gen.leaves()) == \
+        4 * (12 + 4 + 2) + 3 + 8 + 2 * (12 + 4) + 9 * 2 + 1
     # every leaf's base (a method's config per dataset) is in the repository
     for rel, text in gen.leaves().items():
         base = text.split("_base_ = ['./")[1].split("'")[0]
@@ -69,6 +70,13 @@ SCHEDULES = {
     ('mib', 'voc'): (1e-2, 1e-3, 30, 24, (512, 512), None, 1e-4),
     ('mib', 'ade'): (1e-2, 1e-3, 60, 24, (512, 512), None, 1e-4),
     ('mib', 'cityscapes'): (1e-2, 1e-3, 108, 24, (512, 512), None, 5e-4),
+    # cvlab-yonsei/DKD configs/config_*.json and scripts (batch 8 x 4 GPUs
+    # on VOC, 6 x 4 on ADE20K)
+    ('dkd', 'voc'): (1e-3, 1e-4, 60, 32, (512, 512), 10.0, 1e-4),
+    ('dkd', 'ade'): (2.5e-3, 2.5e-4, 100, 24, (512, 512), 10.0, 1e-4),
+    # arthurdouillard/CVPR2021_PLOP scripts (MiB's schedule)
+    ('plop', 'voc'): (1e-2, 1e-3, 30, 24, (512, 512), None, 1e-4),
+    ('plop', 'ade'): (1e-2, 1e-3, 60, 24, (512, 512), None, 1e-4),
 }
 
 
@@ -103,7 +111,20 @@ def test_leaf_hyper_parameters(rel, tmp_path):
         assert head.formulation == 'sigmoid'
         assert head.loss_decode.pos_weight == (30.0 if dataset == 'ade'
                                                else 4.0)
-    key = ('star' if method.startswith('star') else 'mib', dataset)
+    if method == 'dkd':  # pos_weight: 2 at step 0 on VOC, 35 on ADE20K
+        assert head.formulation == 'sigmoid'
+        assert head.loss_decode.pos_weight == (35.0 if dataset == 'ade'
+                                               else 2.0)
+    if method == 'plop':  # POD on the four stages, the head on the last
+        assert head.formulation == 'softmax'
+        assert bb.out_indices == (0, 1, 2, 3) and head.in_index == 3
+        pod = cfg.model.pod_loss
+        assert (pod.loss_weight, pod.logits_weight) == (
+            (1e-3, 1e-5) if dataset == 'ade' else (1e-2, 5e-4))
+        assert [h.type for h in cfg.custom_hooks] == [
+            'PseudoLabelThresholdHook']
+    key = (method if method in ('dkd', 'plop') else
+           'star' if method.startswith('star') else 'mib', dataset)
     lr0, lr1, epochs, batch, crop, head_mult, wd = SCHEDULES[key]
     sched = StepScheduler(cfg)
     c0 = sched.config_for_step(0)
@@ -118,7 +139,7 @@ def test_leaf_hyper_parameters(rel, tmp_path):
     poly = c0.param_scheduler[-1]
     assert (poly.type, poly.power, poly.end, poly.by_epoch) == (
         'PolyLR', 0.9, epochs, True)
-    if key == ('star', 'ade'):  # the authors' warm-up: 20% of the step
+    if key in (('star', 'ade'), ('dkd', 'ade')):  # warm-up: 20% of a step
         warm = c0.param_scheduler[0]
         assert (warm.type, warm.start_factor, warm.end) == (
             'LinearLR', 1e-3, 20)
@@ -132,7 +153,16 @@ def test_leaf_hyper_parameters(rel, tmp_path):
     if task != 'offline':
         c1 = sched.config_for_step(1, 'prev.pth')
         assert c1.optim_wrapper.optimizer.lr == lr1
-        assert c1.train_cfg.max_epochs == epochs
+        assert c1.train_cfg.max_epochs == (
+            10 if key == ('plop', 'voc') and task == '10-1' else epochs)
+        if method == 'dkd':  # x10 and no weight decay but on the backbone
+            keys = c1.optim_wrapper.paramwise_cfg.custom_keys
+            assert keys['backbone'] == dict(decay_mult=0.0)
+            for k in ('decode_head', 'aux_classifier'):
+                assert keys[k] == dict(lr_mult=10.0, decay_mult=0.0)
+            assert c1.model.freeze_bn is True
+            assert c1.model.decode_head.loss_decode.pos_weight == (
+                35.0 if dataset == 'ade' else 1.0)
         if method.startswith('star'):
             keys = c1.optim_wrapper.paramwise_cfg.custom_keys
             assert keys['decode_head.conv_seg'].lr_mult == 100.0

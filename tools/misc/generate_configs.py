@@ -49,6 +49,8 @@ METHODS = {
     'star-basic': 'star',
     'star-lite': 'star',
     'star-basic-m': 'star',
+    'dkd': 'dkd',
+    'plop': 'plop',
 }
 
 # Methods run only on some protocols: method -> {dataset: ((task, setting),
@@ -61,6 +63,18 @@ ONLY = {
                 ('5-3', 'overlap'), ('15-1', 'disjoint'),
                 ('15-5', 'disjoint'), ('19-1', 'disjoint')),
     },
+    # DKD and PLOP: every Pascal VOC and ADE20K protocol (their code has no
+    # class-incremental Cityscapes).
+    **{m: {d: tuple((t, s) for t in DATASETS[d]['tasks']
+                    for s in DATASETS[d]['settings'])
+           for d in ('voc', 'ade')} for m in ('dkd', 'plop')},
+}
+
+# Leaves whose steps differ from their method's config: (method, dataset,
+# task) -> their incremental.step_overrides. PLOP trains the steps t > 0 of
+# VOC 10-1 for 10 epochs (CVPR2021_PLOP scripts/voc/plop_10-1.sh).
+STEP_OVERRIDES = {
+    ('plop', 'voc', '10-1'): dict(inc=dict(train_cfg=dict(max_epochs=10))),
 }
 
 # Joint training on all classes (the papers' upper bound), one per dataset,
@@ -74,7 +88,7 @@ DEMO = dict(
     folder='demo',
     dataset='voc',
     methods=('finetune', 'mib', 'star-basic', 'star-lite', 'star-basic-m',
-             'finetune-m', 'mib-m'),
+             'finetune-m', 'mib-m', 'dkd', 'plop'),
     tasks=('15-1', ),
     settings=('overlap', 'disjoint'),
     offline=dict(file='offline_shapes.py', method=OFFLINE_METHOD,
@@ -92,12 +106,15 @@ def _protocols():
     return module
 
 
-def _dict(**kwargs) -> str:
-    return 'dict(' + ', '.join(f'{k}={v!r}' for k, v in kwargs.items()) + ')'
+def _dict(sep: str = ', ', **kwargs) -> str:
+    return 'dict(' + sep.join(
+        f'{k}={_dict(**v) if isinstance(v, dict) else repr(v)}'
+        for k, v in kwargs.items()) + ')'
 
 
 def _leaf(base: str, dataset: str, task: str, setting: Optional[str],
-          method: Optional[str] = None) -> str:
+          method: Optional[str] = None,
+          step_overrides: Optional[dict] = None) -> str:
     """A leaf over ``base`` (a file in the same folder)."""
     proto = dict(dataset=dataset, task=task)
     if setting is not None:
@@ -105,13 +122,18 @@ def _leaf(base: str, dataset: str, task: str, setting: Optional[str],
     inc = {k: v for k, v in proto.items() if k != 'dataset'}
     if method is not None:
         inc['method'] = method
+    if step_overrides:
+        inc['step_overrides'] = step_overrides
     step0 = _protocols().build_protocol(**proto).classes_per_step(0)
     protocol = _dict(**proto)[len('dict('):]
     loaders = ''.join(
         f'{split}_dataloader = dict(dataset=dict(protocol=dict(\n'
         f'    _delete_=True, {protocol}))\n' for split in ('train', 'test'))
-    return (f"{HEADER}_base_ = ['./{base}']\n"
-            f'incremental = {_dict(**inc)}\n'
+    incremental = 'incremental = ' + _dict(**inc)
+    if len(incremental) > 79:
+        incremental = 'incremental = ' + _dict(',\n    ', **inc).replace(
+            'dict(', 'dict(\n    ', 1)
+    return (f"{HEADER}_base_ = ['./{base}']\n{incremental}\n"
             "# Step 0 of the protocol, as mmseg's own tools read this file "
             '(test.py,\n# init_model, MMSegInferencer); cisseg\'s '
             "tools/train.py sets every step's.\n"
@@ -137,7 +159,9 @@ def leaves() -> Dict[str, str]:
                 (t, s) for t in dspec['tasks'] for s in dspec['settings']]
             for task, setting in pairs:
                 path = osp.join(folder, f'{base[:-3]}-{task}-{setting}.py')
-                out[path] = _leaf(base, dataset, task, setting)
+                out[path] = _leaf(
+                    base, dataset, task, setting,
+                    step_overrides=STEP_OVERRIDES.get((method, dataset, task)))
     for dataset in DATASETS:
         base = method_config(OFFLINE_METHOD, dataset)
         out[base[:-3] + '-offline.py'] = _leaf(
