@@ -1,13 +1,15 @@
 """Test one step of a run with the same config path as training uses."""
 import json
 import os.path as osp
+import re
 import time
 from typing import Optional, Tuple
 
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from .checkpoint import checkpoint_meta
-from .step_scheduler import StepScheduler
+from .step_scheduler import METRICS_FILE, StepScheduler
 
 
 def resolve_checkpoint(scheduler: StepScheduler, path: str,
@@ -37,10 +39,26 @@ def resolve_checkpoint(scheduler: StepScheduler, path: str,
     return path, step
 
 
-def test_step(scheduler: StepScheduler, path: str, step: Optional[int],
-              work_dir: Optional[str] = None) -> Tuple[dict, int]:
-    """Evaluate ``step`` on val; returns (metrics, step)."""
-    checkpoint, step = resolve_checkpoint(scheduler, path, step)
+def run_dir(path: str) -> Optional[str]:
+    """The work dir of the run ``path`` belongs to: ``path`` itself for a
+    folder, ``WORK_DIR`` for a checkpoint ``WORK_DIR/step_<t>/*.pth`` of a
+    run (``metrics.json`` beside ``step_<t>/``); None for a checkpoint
+    outside a run."""
+    if osp.isdir(path):
+        return path
+    step_dir = osp.dirname(osp.abspath(path))
+    parent = osp.dirname(step_dir)
+    if re.fullmatch(r'step_\d+', osp.basename(step_dir)) and \
+            osp.isfile(osp.join(parent, METRICS_FILE)):
+        return parent
+    return None
+
+
+def step_test_config(scheduler: StepScheduler, checkpoint: str, step: int,
+                     work_dir: Optional[str] = None) -> Config:
+    """The config that evaluates ``checkpoint`` as step ``step`` of the
+    scheduler's protocol: the step's own config without its training
+    parts, logs in ``work_dir`` (default ``WORK_DIR/step_<t>/test``)."""
     scheduler.check_checkpoint(checkpoint, step)
     cfg = scheduler.config_for_step(step, checkpoint, test_only=True)
     cfg.work_dir = work_dir or osp.join(scheduler.step_dir(step), 'test')
@@ -49,5 +67,13 @@ def test_step(scheduler: StepScheduler, path: str, step: Optional[int],
                 'param_scheduler', 'val_dataloader', 'val_cfg',
                 'val_evaluator'):
         cfg.pop(key, None)
-    runner = Runner.from_cfg(cfg)
+    return cfg
+
+
+def test_step(scheduler: StepScheduler, path: str, step: Optional[int],
+              work_dir: Optional[str] = None) -> Tuple[dict, int]:
+    """Evaluate ``step`` on val; returns (metrics, step)."""
+    checkpoint, step = resolve_checkpoint(scheduler, path, step)
+    runner = Runner.from_cfg(
+        step_test_config(scheduler, checkpoint, step, work_dir))
     return runner.test(), step

@@ -456,7 +456,7 @@ def test_distributed_test_equals_one_process(ddp_run, tiny_voc, test_config):
     for rank in (0, 1):
         procs.append(subprocess.Popen(
             [sys.executable, osp.join(REPO, 'tools', 'test.py'), cfg, work,
-             '--step', '1', '--launcher', 'slurm', '--out', out,
+             '--step', '1', '--launcher', 'slurm', '--metrics', out,
              '--work-dir', osp.join(work, 'test_slurm'), '--cfg-options',
              f'data_root={tiny_voc}'] + COMMON_OPTIONS,
             env=dict(env, SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank)),
