@@ -16,7 +16,9 @@ def ocfm_loss(feat: Tensor, old_feat: Tensor, mask: Tensor) -> Tensor:
 
     Returns:
         Tensor: sum(mask * (feat - old_feat)^2) / (sum(mask) * C); 0 when
-        the mask is empty.
+        the mask is empty (a batch without old-class regions). The authors'
+        code divides by zero there: NaN, and under AMP the step is skipped;
+        here the step goes on with the other losses.
     """
     c = feat.shape[1]
     area = mask.sum()
