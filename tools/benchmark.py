@@ -2,16 +2,18 @@
 
     python tools/benchmark.py [--model deeplabv3-r101|r18-tiny|CONFIG]
         [--crop 256] [--batch 2] [--iters 10] [--warmup 2]
-        [--methods finetune mib star-basic star-lite] [--device cpu|cuda]
+        [--methods finetune mib star-basic star-lite dkd plop]
+        [--device cpu|cuda]
         [--threads N] [--task 15-1] [--out results.json]
 
 A benchmark, not a test. For each method, at step 1 of VOC ``--task``
 (overlapped) with the same model, crop and batch: training iterations per
 second, peak memory, their ratios to fine-tuning, the prototype pass (the
 method's hooks before and after training: STAR-Basic's counting pass and
-prototype pass, STAR-Lite's derivation) as a share of one training epoch,
-evaluation images per second and the bytes the method stores per step
-besides the checkpoint (STAR-Basic's ``prototypes.pth``).
+prototype pass, STAR-Lite's derivation, PLOP's entropy-threshold pass) as a
+share of one training epoch, evaluation images per second and the bytes
+the method stores per step besides the checkpoint (STAR-Basic's
+``prototypes.pth``).
 
 The step-1 model starts from a step-0 model of random weights, which is
 also its frozen old model; the data are random images with random labels
@@ -43,7 +45,7 @@ MODEL_FILES = {
 # method -> its demo config (the method over the tiny model, shapes data)
 METHOD_FILES = {
     m: osp.join(REPO, 'configs', 'demo', f'{m}_shapes.py')
-    for m in ('finetune', 'mib', 'star-basic', 'star-lite')
+    for m in ('finetune', 'mib', 'star-basic', 'star-lite', 'dkd', 'plop')
 }
 
 
@@ -106,6 +108,9 @@ def build_config(args, method: str, work_dir: str):
         'incremental.setting': 'overlap'})
     arch = Config.fromfile(model_file(args.model)).model.to_dict()
     model = cfg.model.to_dict()
+    # the backbone outputs the method reads (PLOP's POD: every stage)
+    out_indices = model['backbone']['out_indices']
+    in_index = model['decode_head']['in_index']
     for key in ('data_preprocessor', 'backbone', 'neck'):
         model.pop(key, None)
         if key in arch:
@@ -113,7 +118,9 @@ def build_config(args, method: str, work_dir: str):
     head = arch['decode_head']
     head.update({k: v for k, v in model['decode_head'].items()
                  if k in ('formulation', 'loss_decode')})
+    head['in_index'] = in_index
     model['decode_head'] = head
+    model['backbone']['out_indices'] = out_indices
     model['backbone'].pop('init_cfg', None)  # random weights, no download
     model.pop('pretrained', None)
     cfg.model = replace_syncbn(model)  # one process: plain BN
