@@ -42,7 +42,7 @@ def test_methods_are_configs_not_a_private_key():
     # + STAR-M (VOC config, 8 leaves), 3 demo memory methods (config + 2),
     # DKD and PLOP (VOC and ADE20K configs and 16 leaves, demo config + 2)
     assert len(all_configs()) == \
-        84 + 4 * 3 + 4 + (1 + 8) + 3 * 3 + 2 * (2 + 16 + 3)
+        84 + 4 * 3 + 4 + (1 + 8) + 3 * 3 + 2 * (2 + 16 + 3) + 3
 
 
 @pytest.fixture(scope='module')
@@ -118,6 +118,18 @@ def test_method_config_is_written_in_its_body():
     assert [h.type for h in lite.custom_hooks] == ['PrototypeDerivationHook']
     assert lite.incremental.method == 'star_lite'
     assert lite.model == cfg.model
+    hook = lite.custom_hooks[0]
+    assert (hook.counts, hook.extraction, hook.noise, hook.replay_rule) == (
+        'stored', 'predicted', 'dist', 'tpami')
+    # cisseg's zero-storage STAR-Lite: each change named in its hook
+    zero = Config.fromfile(
+        osp.join(DEMO, 'star-lite-zero_shapes-15-1-disjoint.py'))
+    hook = zero.custom_hooks[0]
+    assert (hook.counts, hook.extraction, hook.threshold, hook.noise) == (
+        'estimated', 'filtered', 0.7, 'extracted')
+    assert zero.incremental.method == 'star_lite_zero'
+    assert zero.incremental.setting == 'disjoint'
+    assert zero.model == cfg.model
 
 
 def test_a_leaf_over_a_leaf(tmp_path):

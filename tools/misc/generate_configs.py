@@ -87,8 +87,8 @@ OFFLINE_METHOD = 'finetune'
 DEMO = dict(
     folder='demo',
     dataset='voc',
-    methods=('finetune', 'mib', 'star-basic', 'star-lite', 'star-basic-m',
-             'finetune-m', 'mib-m', 'dkd', 'plop'),
+    methods=('finetune', 'mib', 'star-basic', 'star-lite', 'star-lite-zero',
+             'star-basic-m', 'finetune-m', 'mib-m', 'dkd', 'plop'),
     tasks=('15-1', ),
     settings=('overlap', 'disjoint'),
     offline=dict(file='offline_shapes.py', method=OFFLINE_METHOD,

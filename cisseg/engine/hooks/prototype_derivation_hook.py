@@ -77,7 +77,9 @@ class PrototypeDerivationHook(Hook):
             ``'neurips'``; used with ``counts='stored'``.
         threshold (float): ``'filtered'``'s minimum sigmoid score.
         extraction_weight (float): weight of the extraction side.
-        recognition_iters (int): AdamW steps of the recognition side.
+        recognition_iters (int): AdamW steps of the recognition side
+            (:func:`recognition_prototypes`; the authors run 500000 at lr
+            2.5e-4).
         recognition_lr (float): its (initial) learning rate.
         recognition_anneal (bool): cosine-anneal it to 0.
     """
@@ -89,9 +91,9 @@ class PrototypeDerivationHook(Hook):
                  counts: str = 'stored', extraction: str = 'predicted',
                  noise: str = 'dist', replay_rule: str = 'tpami',
                  threshold: float = 0.7, extraction_weight: float = 0.5,
-                 recognition_iters: int = 5000,
-                 recognition_lr: float = 0.025,
-                 recognition_anneal: bool = True) -> None:
+                 recognition_iters: int = 50000,
+                 recognition_lr: float = 2.5e-3,
+                 recognition_anneal: bool = False) -> None:
         self.step = step
         self.protocol = json.loads(json.dumps(protocol))
         self.work_dir = work_dir
