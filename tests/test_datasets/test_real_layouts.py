@@ -326,8 +326,11 @@ def test_cityscapes_virtual_background(city_root, tmp_path, unseen, step,
                        city_root, str(tmp_path), step,
                        **{'incremental.unseen': unseen})
     # void stays ignored without the STAR-TPAMI VoidToBackground
-    pipeline = cfg.test_dataloader.dataset.dataset.pipeline
-    pipeline[:] = [t for t in pipeline if t.type != 'VoidToBackground']
+    test_set = cfg.test_dataloader.dataset
+    for pipeline in (test_set.get('pipeline'), test_set.dataset.pipeline):
+        if pipeline is not None:
+            pipeline[:] = [t for t in pipeline
+                           if t.type != 'VoidToBackground']
     test = _build(cfg, 'test')
     assert test.metainfo['classes'][:2] == ('background', 'road')
     gt = test[0]['data_samples'].gt_sem_seg.data.numpy()  # road, car, bike
