@@ -18,6 +18,7 @@ from cisseg.datasets import build_protocol, ensure_synthetic_voc
 from cisseg.utils import atomic_write_text
 from .checkpoint import checkpoint_meta
 from .hooks.exemplar_memory_hook import add_memory, ensure_memory
+from .step_scalars import add_step_scalars
 
 METRICS_FILE = 'metrics.json'
 SUMMARY_KEYS = ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU')
@@ -310,6 +311,8 @@ class StepScheduler:
                                     len(runner.train_dataloader.dataset),
                                     seconds, extra)
             data = self.record(data, entry)
+            if get_rank() == 0:  # the protocol's curves (step_scalars.py)
+                add_step_scalars(self.cfg, self.work_dir, entry)
             print_log(f'step {step} done; all steps so far:\n' +
                       self.table(data), logger='current')
             del runner

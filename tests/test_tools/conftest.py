@@ -11,6 +11,7 @@ OPTIONS = {
     'train_cfg.max_iters': 2,
     'incremental.step_overrides.inc.train_cfg.max_iters': 2,
     'train_dataloader.batch_size': 4,
+    'default_hooks.logger.interval': 1,
 }
 
 
