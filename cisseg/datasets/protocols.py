@@ -227,13 +227,30 @@ def build_protocol(dataset: str,
             fg = [int(c) for c in np.random.RandomState(order_seed)
                   .permutation(fg)]
         steps = _split(fg, num_base, num_inc, head)
-    steps = tuple(tuple(int(c) for c in s) for s in steps)
+    if not isinstance(steps, (list, tuple)):
+        raise ValueError('incremental.steps: expected a list of steps (lists '
+                         f'of class ids), got {steps!r}')
+    for i, s in enumerate(steps):
+        if not isinstance(s, (list, tuple)):
+            raise ValueError(f'incremental.steps: step {i} must be a list '
+                             f'of class ids, got {s!r}')
+    steps = tuple(tuple(_class_id(c) for c in s) for s in steps)
     _validate_steps(steps, dataset)
     if class_names and len(class_names) != n:
         raise ValueError(f'{dataset} has {n} classes but {len(class_names)} '
                          'class names were given')
     names = tuple(class_names) or tuple(f'class_{i}' for i in range(n))
     return Protocol(dataset, task, setting, steps, names, unseen)
+
+
+def _class_id(c) -> int:
+    """A class id of ``incremental.steps``: an int (numpy's too), not a
+    float or a string that ``int()`` would silently turn into one."""
+    if isinstance(c, (bool, np.bool_)) or \
+            not isinstance(c, (int, np.integer)):
+        raise ValueError(f'incremental.steps: class ids must be integers, '
+                         f'got {c!r} ({type(c).__name__})')
+    return int(c)
 
 
 def _validate_steps(steps, dataset: str) -> None:

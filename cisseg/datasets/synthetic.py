@@ -144,10 +144,20 @@ def generate_synthetic_voc(root: str,
     return root
 
 
-def ensure_synthetic_voc(root: Optional[str], **kwargs) -> None:
+def ensure_synthetic_voc(root: Optional[str],
+                         data_root: Optional[str] = None, **kwargs) -> None:
     """Generate the dataset at ``root`` unless a VOC-layout dataset is
     already there (a user's own data is used as it is). A generation that
-    was interrupted (marker but no ``train.txt``) is done again."""
+    was interrupted (marker but no ``train.txt``) is done again.
+
+    Args:
+        root (str): where the datasets read the data.
+        data_root (str, optional): the one folder where a config allows the
+            generation (``synthetic_data.data_root``): a missing ``root``
+            elsewhere (a misspelt path) raises FileNotFoundError instead of
+            filling that path with generated images.
+        **kwargs: arguments of :func:`generate_synthetic_voc`.
+    """
     if root is None:
         return
     if osp.isdir(osp.join(root, 'ImageSets', 'Segmentation')) and osp.isdir(
@@ -156,4 +166,11 @@ def ensure_synthetic_voc(root: Optional[str], **kwargs) -> None:
             osp.join(root, 'ImageSets', 'Segmentation', 'train.txt'))
         if not interrupted:
             return
+    if data_root is not None and not osp.exists(osp.join(root, MARKER)) \
+            and osp.abspath(root) != osp.abspath(data_root):
+        raise FileNotFoundError(
+            f'data_root {root!r}: no dataset there; the synthetic dataset is '
+            f'generated only at synthetic_data.data_root={data_root!r} '
+            f'(check the path, or set synthetic_data.data_root={root!r} '
+            'to generate it there)')
     generate_synthetic_voc(root, **kwargs)

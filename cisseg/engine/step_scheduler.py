@@ -2,11 +2,13 @@
 import copy
 import glob
 import gc
+import hashlib
 import json
 import os
 import os.path as osp
 import re
 import time
+import uuid
 from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
@@ -15,8 +17,9 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from cisseg.datasets import build_protocol, ensure_synthetic_voc
-from cisseg.utils import atomic_write_text
-from .checkpoint import checkpoint_meta
+from cisseg.utils import (WorkDirLock, atomic_write_text, path_inside,
+                          read_json)
+from .checkpoint import UnreadableCheckpoint, checkpoint_meta
 from .hooks.exemplar_memory_hook import add_memory, ensure_memory
 from .step_scalars import add_step_scalars
 
@@ -24,6 +27,32 @@ METRICS_FILE = 'metrics.json'
 SUMMARY_KEYS = ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU')
 # What a step keeps for later steps (shown when a run has them).
 STORAGE_KEYS = ('memory_images', 'memory_bytes', 'replay_bytes')
+
+#: the keys of a config's ``incremental`` section
+INCREMENTAL_KEYS = ('dataset', 'task', 'setting', 'steps', 'order_seed',
+                    'unseen', 'step_overrides', 'method', 'memory')
+#: keys that mmengine does not read where a user may write them, and where
+#: they belong (refused when they disagree with the key that is read)
+MISPLACED_KEYS = {
+    'max_iters': 'train_cfg.max_iters',
+    'max_epochs': 'train_cfg.max_epochs',
+    'val_interval': 'train_cfg.val_interval',
+}
+#: what a run is: two runs that differ here must not share a work dir
+IDENTITY_FIELDS = ('method', 'dataset', 'task', 'setting', 'formulation')
+#: keys of a step's config outside its identity hash: paths, logging,
+#: checkpointing, the machine (launcher, workers) and other steps' overrides
+IDENTITY_IGNORED = (
+    'work_dir', 'experiment_name', 'load_from', 'resume', 'launcher',
+    'data_root', 'synthetic_data', 'custom_imports', 'env_cfg',
+    'model_wrapper_cfg', 'sync_bn', 'auto_device', 'model.old_checkpoint',
+    'default_hooks.logger', 'default_hooks.checkpoint', 'default_hooks.timer',
+    'default_hooks.visualization', 'visualizer', 'vis_backends',
+    'log_processor', 'log_level', 'incremental.step_overrides')
+IDENTITY_IGNORED_LEAVES = ('data_root', 'work_dir', 'num_workers',
+                           'persistent_workers', 'pin_memory', 'memory_file')
+#: hooks added for the machine or by the scheduler itself
+IDENTITY_IGNORED_HOOKS = ('SyncNormBuffersHook', 'IncrementalStepHook')
 
 
 def parse_steps(text: Optional[str], num_steps: int) -> List[int]:
@@ -49,14 +78,72 @@ def _merge(a: dict, b: dict) -> dict:
     return out.to_dict()
 
 
-def latest_checkpoint(step_dir: str) -> Optional[str]:
-    """The newest ``iter_*.pth``/``epoch_*.pth`` in ``step_dir``."""
+def step_checkpoints(step_dir: str) -> List[str]:
+    """The ``iter_*.pth``/``epoch_*.pth`` of ``step_dir``, newest first."""
     found = []
     for path in glob.glob(osp.join(step_dir, '*_*.pth')):
         m = re.fullmatch(r'(iter|epoch)_(\d+)\.pth', osp.basename(path))
         if m:
             found.append((int(m.group(2)), path))
-    return max(found)[1] if found else None
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def latest_checkpoint(step_dir: str) -> Optional[str]:
+    """The newest ``iter_*.pth``/``epoch_*.pth`` in ``step_dir``."""
+    found = step_checkpoints(step_dir)
+    return found[0] if found else None
+
+
+def _flatten(obj, prefix: str, out: dict) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _flatten(v, f'{prefix}.{k}' if prefix else str(k), out)
+    elif isinstance(obj, (list, tuple)) and any(
+            isinstance(v, dict) for v in obj):
+        for i, v in enumerate(obj):
+            _flatten(v, f'{prefix}.{i}', out)
+    else:
+        out[prefix] = json.loads(json.dumps(obj, default=repr))
+
+
+def config_fingerprint(cfg: Config) -> Dict[str, object]:
+    """A step's config as ``{'a.b.c': value}``, without the keys that do not
+    change what is trained (:data:`IDENTITY_IGNORED`)."""
+    data = cfg.to_dict()
+    data['custom_hooks'] = [
+        h for h in data.get('custom_hooks') or []
+        if h.get('type') not in IDENTITY_IGNORED_HOOKS]
+    flat: Dict[str, object] = {}
+    _flatten(data, '', flat)
+    return {
+        k: v for k, v in sorted(flat.items())
+        if not any(k == p or k.startswith(p + '.') for p in IDENTITY_IGNORED)
+        and k.rsplit('.', 1)[-1] not in IDENTITY_IGNORED_LEAVES
+    }
+
+
+def fingerprint_hash(flat: Dict[str, object]) -> str:
+    text = json.dumps(flat, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def identity_diff(have: dict, want: dict, have_cfg: Optional[dict] = None,
+                  want_cfg: Optional[dict] = None) -> List[str]:
+    """What differs between two run identities, as 'field: a -> b'."""
+    out = [f'{k} {have.get(k)!r} -> {want.get(k)!r}'
+           for k in IDENTITY_FIELDS + ('seed', )
+           if have.get(k) != want.get(k)]
+    if have.get('config') != want.get('config'):
+        diff = []
+        if have_cfg is not None and want_cfg is not None:
+            diff = [f'{k} {have_cfg.get(k)!r} -> {want_cfg.get(k)!r}'
+                    for k in sorted(set(have_cfg) | set(want_cfg))
+                    if have_cfg.get(k) != want_cfg.get(k)]
+        if len(diff) > 4:
+            diff = diff[:4] + [f'... ({len(diff)} keys differ)']
+        out += diff or [f"config hash {have.get('config')} -> "
+                        f"{want.get('config')}"]
+    return out
 
 
 class StepScheduler:
@@ -66,26 +153,41 @@ class StepScheduler:
     train it with an mmengine Runner (starting from step t-1's weights with
     the classifier grown for the new classes), test it on val with the
     classes seen so far, and record the step in ``WORK_DIR/metrics.json``
-    (atomic write). A step with an entry in metrics.json is finished; with
+    (atomic write) with the checkpoint the Runner saved last (the model it
+    tested). A step with an entry in metrics.json is finished; with
     ``resume=True`` finished steps are skipped and an unfinished step
-    resumes from its newest checkpoint.
+    resumes from its newest readable checkpoint, if that checkpoint was
+    saved by the same run (:meth:`run_identity`) from the same step t-1
+    model. Without ``resume``, a step whose folder holds checkpoints is
+    refused unless ``overwrite``.
+
+    Before any step trains: the config's keys, the work dir (lock, earlier
+    checkpoints, metrics.json) and every image/label pair of the data are
+    checked, so that a mistake ends the run before training is wasted.
 
     Args:
         cfg (Config): the full config (with an ``incremental`` section).
         steps (str, optional): 'A-B' to run only these steps.
         resume (bool): skip finished steps, resume an unfinished one.
+        overwrite (bool): train the steps again, removing their earlier
+            checkpoints (and the metrics.json entries of later steps).
     """
 
     def __init__(self, cfg: Config, steps: Optional[str] = None,
-                 resume: bool = False) -> None:
+                 resume: bool = False, overwrite: bool = False) -> None:
         if 'incremental' not in cfg:
             raise KeyError('config has no `incremental` section: it is not a '
                            'cisseg incremental config')
         if not cfg.get('work_dir'):
             raise ValueError('work_dir is not set (use --work-dir)')
+        if resume and overwrite:
+            raise ValueError('--resume continues the steps of a work dir, '
+                             '--overwrite trains them again: give one')
         self.cfg = cfg
         self.work_dir = osp.abspath(cfg.work_dir)
         self.resume = resume
+        self.overwrite = overwrite
+        self.check_config(cfg)
         inc = cfg.incremental
         self.method = inc.get('method', cfg.model.get('type'))
         self.protocol = build_protocol(
@@ -94,15 +196,80 @@ class StepScheduler:
             order_seed=inc.get('order_seed'),
             class_names=self._dataset_class_names(),
             unseen=inc.get('unseen', 'background'))
+        self._check_step_overrides(inc.get('step_overrides') or {})
         self.steps = parse_steps(steps, self.protocol.num_steps)
         self.metrics_path = osp.join(self.work_dir, METRICS_FILE)
+        self._file_data_root = self._declared_data_root()
 
     # --------------------------------------------------------------- config
+    @staticmethod
+    def check_config(cfg: Config) -> None:
+        """Refuse misspelt ``incremental`` keys, keys mmengine does not read
+        where they are written, and a setup that cannot record a step."""
+        unknown = sorted(set(cfg.incremental) - set(INCREMENTAL_KEYS))
+        if unknown:
+            raise KeyError(f'incremental.{unknown[0]}: unknown key; the keys '
+                           f'of incremental are {", ".join(INCREMENTAL_KEYS)}')
+        _check_misplaced(cfg.to_dict(), cfg.to_dict(), '')
+        hooks = cfg.get('default_hooks') or {}
+        ckpt = hooks.get('checkpoint')
+        if not ckpt:
+            raise ValueError(
+                'default_hooks.checkpoint is not set: every step needs its '
+                'last checkpoint (the next step and tools/test.py load it); '
+                "set default_hooks.checkpoint=dict(type='SafeCheckpointHook', "
+                'by_epoch=False, save_last=True)')
+        if not ckpt.get('save_last', True):
+            raise ValueError(
+                'default_hooks.checkpoint.save_last=False: the step is '
+                'recorded with the checkpoint of its last iteration; set it '
+                'to True')
+        if ckpt.get('out_dir'):
+            raise ValueError(
+                'default_hooks.checkpoint.out_dir: cisseg keeps the '
+                'checkpoints of step t in WORK_DIR/step_<t>; leave it unset')
+
+    def _check_step_overrides(self, overrides: dict) -> None:
+        valid = ['base', 'inc'] + [str(t) for t in
+                                   range(self.protocol.num_steps)]
+        for key, fragment in overrides.items():
+            if str(key) not in valid:
+                raise KeyError(
+                    f'incremental.step_overrides.{key}: unknown key; expected '
+                    "'base' (step 0), 'inc' (steps > 0) or a step of "
+                    f'0..{self.protocol.num_steps - 1}')
+            _check_misplaced(fragment, None,
+                             f'incremental.step_overrides.{key}.')
+
     def _dataset_class_names(self) -> Sequence[str]:
         from mmseg.registry import DATASETS
         inner = self.cfg.train_dataloader.dataset.get('dataset', {})
         cls = DATASETS.get(inner.get('type', ''))
         return cls.METAINFO['classes'] if cls is not None else ()
+
+    def _declared_data_root(self) -> Optional[str]:
+        """``data_root`` as the config file itself sets it (before
+        ``--cfg-options``): datasets with this root follow the variable."""
+        name = self.cfg.filename
+        if not name or not osp.isfile(name):
+            return None
+        return Config.fromfile(name, import_custom_modules=False).get(
+            'data_root')
+
+    def dataset_root(self, dataset: dict) -> Optional[str]:
+        """The data root a dataset of the config reads.
+
+        The top-level ``data_root`` (as ``--cfg-options data_root=...`` sets
+        it) replaces the dataset's own when the dataset has none or has the
+        value of the config file's ``data_root`` variable (it was written
+        ``data_root=data_root``); a dataset that sets another root of its
+        own keeps it.
+        """
+        top, own = self.cfg.get('data_root'), dataset.get('data_root')
+        if top is None or (own is not None and own != top and
+                           own != self._file_data_root):
+            return own
+        return top
 
     def step_dir(self, step: int) -> str:
         return osp.join(self.work_dir, f'step_{step}')
@@ -145,16 +312,16 @@ class StepScheduler:
         elif load_from is not None:
             cfg.load_from = load_from
 
-        data_root = cfg.get('data_root')
         for split in ('train', 'val', 'test'):
             loader = cfg.get(f'{split}_dataloader')
             if not loader or loader.dataset.type != 'IncrementalSegDataset':
                 continue
             loader.dataset.protocol = proto.to_dict()
             loader.dataset.step = step
-            if data_root is not None:  # --cfg-options data_root=... wins
-                loader.dataset.dataset.data_root = data_root
             inner = loader.dataset.dataset
+            root = self.dataset_root(inner)
+            if root is not None:
+                inner.data_root = root
             if split == 'test' and 'pipeline' in inner:
                 # where mmseg's MMSegInferencer reads the test pipeline (in
                 # the config the step's Runner dumps); the same pipeline
@@ -187,21 +354,80 @@ class StepScheduler:
         cfg.custom_hooks = hooks
         return cfg
 
+    # ------------------------------------------------------------- identity
+    def run_identity(self, step_cfg: Config) -> dict:
+        """What a step's training is: method, dataset, task, setting, head
+        formulation, seed and a hash of the step's config without paths
+        (:func:`config_fingerprint`). Stored in metrics.json and in every
+        checkpoint's ``meta['cisseg']['run']``."""
+        proto = self.protocol
+        return dict(
+            method=self.method, dataset=proto.dataset, task=proto.task,
+            setting=proto.setting,
+            formulation=step_cfg.model.decode_head.get('formulation'),
+            seed=(step_cfg.get('randomness') or {}).get('seed'),
+            config=fingerprint_hash(config_fingerprint(step_cfg)))
+
+    def _check_identity(self, where: str, have: Optional[dict], step: int,
+                        strict: bool, have_cfg: Optional[dict] = None,
+                        step_cfg: Optional[Config] = None) -> List[str]:
+        """Refuse ``have`` (a stored identity) if it is not of this run's
+        method, dataset, task, setting and formulation; with ``strict``
+        also another seed or config. Returns the differences left (seed,
+        config) when not strict."""
+        if not isinstance(have, dict):
+            raise ValueError(
+                f'{where}: no run identity (written by an older cisseg); '
+                'use another --work-dir')
+        # load_from is not part of the identity: any path will do
+        step_cfg = step_cfg or self.config_for_step(
+            step, 'step_t-1.pth' if step > 0 else None)
+        want = self.run_identity(step_cfg)
+        want_cfg = config_fingerprint(step_cfg) if have_cfg else None
+        coarse = [k for k in IDENTITY_FIELDS if have.get(k) != want.get(k)]
+        diff = identity_diff(have, want, have_cfg, want_cfg)
+        if coarse:
+            raise ValueError(f'{where}: written by another run ('
+                             + '; '.join(diff) + '); use another --work-dir')
+        if strict and diff:
+            raise ValueError(
+                f'{where}: --resume with another config than the run that '
+                'saved it (' + '; '.join(diff) + '); resume with the same '
+                f'config and options, or --overwrite to train step {step} '
+                'again')
+        return diff
+
     # ---------------------------------------------------------- metrics.json
     def load_metrics(self) -> dict:
-        if osp.exists(self.metrics_path):
-            with open(self.metrics_path) as f:
-                data = json.load(f)
-            if data['protocol']['steps'] != self.protocol.to_dict()['steps']:
-                raise ValueError(
-                    f'{self.metrics_path}: written by a run of protocol '
-                    f"{data['protocol']['steps']}, not "
-                    f"{self.protocol.to_dict()['steps']}; use another "
-                    '--work-dir')
-            return data
-        proto = self.protocol.to_dict()
-        proto['method'] = self.method
-        return dict(protocol=proto, steps=[])
+        if not osp.exists(self.metrics_path):
+            proto = self.protocol.to_dict()
+            proto['method'] = self.method
+            return dict(protocol=proto, steps=[])
+        data = read_json(self.metrics_path, 'metrics file')
+        if not isinstance(data, dict) or not isinstance(
+                data.get('protocol'), dict) or not isinstance(
+                    data.get('steps'), list):
+            raise ValueError(f'{self.metrics_path}: not a cisseg metrics file '
+                             "(expected 'protocol' and 'steps')")
+        have = data['protocol']
+        want = dict(self.protocol.to_dict(), method=self.method)
+        if have.get('steps') != want['steps']:
+            raise ValueError(
+                f'{self.metrics_path}: written by a run of protocol '
+                f"{have.get('steps')}, not {want['steps']}; use another "
+                '--work-dir')
+        diff = [f'{k} {have.get(k)!r} -> {want.get(k)!r}'
+                for k in sorted(set(have) | set(want))
+                if have.get(k) != want.get(k)]
+        if diff:
+            raise ValueError(f'{self.metrics_path}: written by another run ('
+                             + '; '.join(diff) + '); use another --work-dir')
+        for entry in data['steps']:
+            if not isinstance(entry, dict) or 'step' not in entry or \
+                    not isinstance(entry.get('checkpoint'), str):
+                raise ValueError(f'{self.metrics_path}: an entry of steps '
+                                 "has no 'step' or 'checkpoint'")
+        return data
 
     def finished(self, data: dict, step: int) -> Optional[dict]:
         for entry in data['steps']:
@@ -209,9 +435,22 @@ class StepScheduler:
                 return entry
         return None
 
+    def entry_checkpoint(self, entry: dict) -> str:
+        """The checkpoint of a metrics.json entry: a path inside the work
+        dir (a relative path out of it, or an absolute one, is refused)."""
+        return path_inside(self.work_dir, entry['checkpoint'],
+                           f"{self.metrics_path}: step {entry['step']}'s "
+                           'checkpoint')
+
     def record(self, data: dict, entry: dict) -> dict:
+        later = [e['step'] for e in data['steps'] if e['step'] > entry['step']]
+        if later and self.overwrite:
+            print_log(f'metrics.json: entries of steps {later} removed: they '
+                      f"were trained from the step-{entry['step']} model "
+                      'this run replaced', logger='current', level=30)
         data['steps'] = sorted(
-            [e for e in data['steps'] if e['step'] != entry['step']] +
+            [e for e in data['steps'] if e['step'] != entry['step'] and
+             not (self.overwrite and e['step'] > entry['step'])] +
             [entry], key=lambda e: e['step'])
         if get_rank() == 0:
             atomic_write_text(self.metrics_path, json.dumps(data, indent=2))
@@ -251,9 +490,13 @@ class StepScheduler:
                       [e.get(k, '-') for k in stored])
         return t.get_string()
 
-    # ------------------------------------------------------------------ run
-    def check_checkpoint(self, path: str, step: int) -> None:
-        """Refuse a checkpoint that is not of ``step`` of this protocol."""
+    # ----------------------------------------------------------- checkpoints
+    def check_checkpoint(self, path: str, step: int, resume: bool = False,
+                         parent: Optional[str] = None) -> dict:
+        """Refuse a checkpoint that is not of ``step`` of this protocol and
+        this run's method, setting and formulation; with ``resume`` also one
+        saved with another seed or config, or trained from another step
+        t-1 model than ``parent`` (its id). Returns ``meta['cisseg']``."""
         info = checkpoint_meta(path).get('cisseg')
         want = self.protocol.classes_per_step(step)
         if info is None:
@@ -265,51 +508,191 @@ class StepScheduler:
                 f"{path}: checkpoint of step {info['step']} with classes per "
                 f"step {info['classes_per_step']}, expected step {step} with "
                 f'{want} of protocol {self.protocol.task}')
+        self._check_identity(path, info.get('run'), step, strict=resume,
+                             have_cfg=info.get('config'))
+        if resume and step > 0 and info.get('parent') != parent:
+            raise ValueError(
+                f'{path}: trained from another step-{step - 1} model than '
+                f'the one {METRICS_FILE} records (step {step - 1} was trained '
+                f'again since); --overwrite trains step {step} again')
+        return info
+
+    def resume_checkpoint(self, step: int,
+                          parent: Optional[str]) -> Optional[str]:
+        """The newest readable checkpoint of ``step`` (checked as
+        :meth:`check_checkpoint` with ``resume``); an unreadable newest one
+        (truncated) falls back to the previous one with a warning."""
+        bad = []
+        for path in step_checkpoints(self.step_dir(step)):
+            try:
+                self.check_checkpoint(path, step, resume=True, parent=parent)
+            except UnreadableCheckpoint as e:
+                bad.append(str(e))
+                continue
+            if bad:
+                print_log(f'{bad[0]}; resuming from the previous checkpoint '
+                          f'{path}', logger='current', level=30)
+            return path
+        if bad:
+            raise ValueError(f'{bad[0]}; no earlier checkpoint of step {step} '
+                             f'to resume from: remove it, or --overwrite to '
+                             f'train step {step} again')
+        return None
+
+    def _clear_step(self, step: int) -> None:
+        """--overwrite: remove the step's earlier checkpoints (rank 0)."""
+        folder = self.step_dir(step)
+        names = ['last_checkpoint', 'prototypes.pth']
+        paths = step_checkpoints(folder) + [osp.join(folder, n)
+                                            for n in names]
+        removed = [p for p in paths if osp.isfile(p)]
+        if get_rank() == 0:
+            for path in removed:
+                os.remove(path)
+        if removed:
+            print_log(f'step {step}: --overwrite removed '
+                      f'{[osp.basename(p) for p in removed]}',
+                      logger='current', level=30)
+
+    # ------------------------------------------------------------------ run
+    def check_work_dir(self, data: dict) -> None:
+        """Before any training: refuse steps whose folders hold checkpoints
+        of an earlier run (without --resume or --overwrite) and finished
+        steps of another run."""
+        for step in self.steps:
+            done = self.finished(data, step)
+            if self.resume and done is not None:
+                self._check_finished(done)
+                continue
+            found = step_checkpoints(self.step_dir(step))
+            if found and not self.resume and not self.overwrite:
+                raise ValueError(
+                    f'{found[0]}: step {step} has checkpoints of an earlier '
+                    'run; --resume continues it, --overwrite trains step '
+                    f'{step} again (removing them), or use another '
+                    '--work-dir')
+        first = self.steps[0]
+        if first > 0:
+            prev = self.finished(data, first - 1)
+            if prev is None:
+                raise ValueError(
+                    f'step {first} needs step {first - 1}, which has no '
+                    f'entry in {self.metrics_path}: run it first')
+            self._check_finished(prev)
+
+    def _check_finished(self, entry: dict) -> None:
+        step = entry['step']
+        diff = self._check_identity(
+            f"{self.metrics_path}: step {step}", entry.get('run'), step,
+            strict=False)
+        if diff:
+            print_log(f'step {step} (finished, reused) was trained with '
+                      'another config: ' + '; '.join(diff),
+                      logger='current', level=30)
+
+    def check_data(self) -> None:
+        """Read every label map (values, cached) and every image and label
+        size of the datasets before training, naming the file at fault."""
+        from mmengine.registry import DefaultScope
+
+        from cisseg.datasets.sample_check import check_dataset
+        cfg = self.config_for_step(0)
+        seen = set()
+        # the transforms are mmseg's (a Runner sets this scope later)
+        with DefaultScope.overwrite_default_scope(
+                cfg.get('default_scope', 'mmseg')):
+            for split in ('train', 'val', 'test'):
+                loader = cfg.get(f'{split}_dataloader')
+                if not loader or \
+                        loader.dataset.type != 'IncrementalSegDataset':
+                    continue
+                inner = loader.dataset.dataset.to_dict()
+                key = json.dumps(inner, sort_keys=True, default=repr)
+                if key not in seen:
+                    seen.add(key)
+                    check_dataset(inner, self.protocol.num_dataset_classes)
 
     def run(self) -> dict:
-        from mmengine.runner import Runner
         os.makedirs(self.work_dir, exist_ok=True)
+        lock = WorkDirLock(self.work_dir) if get_rank() == 0 else None
+        if lock is not None:
+            lock.acquire()
+            if lock.taken_over:
+                print_log(f'{lock.path}: taken over from a run that ended '
+                          f'without releasing it ({lock.taken_over})',
+                          logger='current', level=30)
+        try:
+            return self._run()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run(self) -> dict:
+        from mmengine.runner import Runner
+        data = self.load_metrics()
+        self.check_work_dir(data)
         if get_rank() == 0:  # the others wait for the data
-            ensure_synthetic_voc(self.cfg.get('synthetic_data') and
-                                 self.cfg.get('data_root'),
-                                 **(self.cfg.get('synthetic_data') or {}))
+            synthetic = dict(self.cfg.get('synthetic_data') or {})
+            if synthetic:
+                inner = self.cfg.train_dataloader.dataset.get('dataset', {})
+                ensure_synthetic_voc(self.dataset_root(inner), **synthetic)
         if is_distributed():
             barrier()
-        data = self.load_metrics()
+        self.check_data()
         for step in self.steps:
             done = self.finished(data, step)
             if done is not None and self.resume:
                 print_log(f'step {step}: finished, skipped (--resume)',
                           logger='current')
                 continue
-            prev = None
+            prev = parent = None
             if step > 0:
                 prev_entry = self.finished(data, step - 1)
                 if prev_entry is None:
                     raise ValueError(
                         f'step {step} needs step {step - 1}, which has no '
                         f'entry in {self.metrics_path}: run it first')
-                prev = osp.join(self.work_dir, prev_entry['checkpoint'])
-                self.check_checkpoint(prev, step - 1)
+                prev = self.entry_checkpoint(prev_entry)
+                parent = self.check_checkpoint(prev, step - 1).get('id')
                 data = ensure_memory(self, data, step - 1)
             cfg = self.config_for_step(step, prev)
-            resume_from = latest_checkpoint(self.step_dir(step)) \
+            resume_from = self.resume_checkpoint(step, parent) \
                 if self.resume else None
+            if self.overwrite:
+                self._clear_step(step)
             if resume_from is not None:
-                self.check_checkpoint(resume_from, step)
                 cfg.resume, cfg.load_from = True, resume_from
+                run_id = checkpoint_meta(resume_from)['cisseg'].get(
+                    'id') or uuid.uuid4().hex
+            else:
+                run_id = uuid.uuid4().hex
+            if is_distributed():  # one id on every rank: rank 0's
+                from mmengine.dist import broadcast_object_list
+                ids = [run_id]
+                broadcast_object_list(ids)
+                run_id = ids[0]
+            stamp = dict(run=self.run_identity(cfg), id=run_id,
+                         parent=parent, config=config_fingerprint(cfg))
+            for hook in cfg.custom_hooks:
+                if hook['type'] == 'IncrementalStepHook':
+                    hook['stamp'] = stamp
             start = time.time()
             runner = Runner.from_cfg(cfg)
+            saver = _checkpoint_hook(runner)
             runner.train()
             if is_distributed():  # rank 0 has saved the last checkpoint
                 barrier()
-            checkpoint = latest_checkpoint(self.step_dir(step))
+            checkpoint = saver.last_ckpt or resume_from
+            if checkpoint is None:
+                raise RuntimeError(f'step {step}: the Runner saved no '
+                                   'checkpoint')
             seconds = time.time() - start
             metrics = runner.test()
             extra = self.after_step(runner, step)
             entry = self.step_entry(step, metrics, checkpoint,
                                     len(runner.train_dataloader.dataset),
                                     seconds, extra)
+            entry['run'] = dict(stamp['run'], id=run_id, parent=parent)
             data = self.record(data, entry)
             if get_rank() == 0:  # the protocol's curves (step_scalars.py)
                 add_step_scalars(self.cfg, self.work_dir, entry)
@@ -331,3 +714,33 @@ class StepScheduler:
             if fields:
                 extra.update(fields)
         return extra
+
+
+def _checkpoint_hook(runner):
+    """The Runner's CheckpointHook (the config check ensures there is one
+    that saves the last iteration)."""
+    from mmengine.hooks import CheckpointHook
+    for hook in runner.hooks:
+        if isinstance(hook, CheckpointHook):
+            return hook
+    raise ValueError('default_hooks.checkpoint: the Runner has no '
+                     'CheckpointHook; every step needs its last checkpoint')
+
+
+def _check_misplaced(fragment: dict, full: Optional[dict],
+                     prefix: str) -> None:
+    """Refuse a key of :data:`MISPLACED_KEYS` at the top of ``fragment``
+    (a config, or a step override) unless it equals the key that is read
+    (a config variable used there)."""
+    for key, where in MISPLACED_KEYS.items():
+        if key not in fragment:
+            continue
+        section, _, leaf = where.partition('.')
+        read = ((full or {}).get(section) or {}).get(leaf)
+        if full is not None and read == fragment[key]:
+            continue
+        raise KeyError(
+            f'{prefix}{key}={fragment[key]!r} is not read at this level; '
+            f'set {prefix}{where}'
+            + ('' if prefix else f' (or incremental.step_overrides.'
+               f'<base|inc|t>.{where})'))

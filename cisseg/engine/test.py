@@ -1,5 +1,4 @@
 """Test one step of a run with the same config path as training uses."""
-import json
 import os.path as osp
 import re
 import time
@@ -8,6 +7,7 @@ from typing import Optional, Tuple
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from cisseg.utils import path_inside, read_json
 from .checkpoint import checkpoint_meta
 from .step_scheduler import METRICS_FILE, StepScheduler
 
@@ -20,14 +20,18 @@ def resolve_checkpoint(scheduler: StepScheduler, path: str,
         if not osp.exists(metrics):
             raise FileNotFoundError(f'{metrics}: not found; is {path} the '
                                     'work dir of a cisseg run?')
-        with open(metrics) as f:
-            steps = {e['step']: e for e in json.load(f)['steps']}
+        data = read_json(metrics, 'metrics file')
+        try:
+            steps = {e['step']: e for e in data['steps']}
+        except (KeyError, TypeError) as e:
+            raise ValueError(f'{metrics}: not a cisseg metrics file') from e
         if step is None:
             step = max(steps)
         if step not in steps:
             raise ValueError(f'{metrics}: step {step} is not finished '
                              f'(finished: {sorted(steps)})')
-        return osp.join(path, steps[step]['checkpoint']), step
+        return path_inside(path, steps[step]['checkpoint'],
+                           f"{metrics}: step {step}'s checkpoint"), step
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: no such checkpoint or work dir')
     meta = checkpoint_meta(path)

@@ -136,7 +136,12 @@ def steps_of(data):
 
 
 def without_time(entry):
-    return {k: v for k, v in entry.items() if k != 'train_seconds'}
+    """An entry without what differs between equal runs: the training
+    time and the random ids of the step's training (``run.id``/``parent``)."""
+    out = {k: v for k, v in entry.items() if k != 'train_seconds'}
+    out['run'] = {k: v for k, v in entry['run'].items()
+                  if k not in ('id', 'parent')}
+    return out
 
 
 @pytest.fixture(scope='module')

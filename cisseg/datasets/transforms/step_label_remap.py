@@ -13,7 +13,7 @@ class StepLabelRemap(BaseTransform):
     there). The table comes from :meth:`Protocol.label_lut`: classes that are
     not labelled at this step become background (0), 255 stays 255, values
     the dataset does not have (-1 in the table) raise an error naming the
-    label file.
+    label file, as does a label map of another size than its image.
 
     Required Keys: gt_seg_map, seg_map_path. Modified Keys: gt_seg_map.
 
@@ -32,6 +32,13 @@ class StepLabelRemap(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         seg = results['gt_seg_map']
+        shape = results.get('ori_shape')  # the image's, as loaded
+        if shape is not None and tuple(shape[:2]) != seg.shape[:2]:
+            raise ValueError(
+                f"{results.get('seg_map_path')}: label map of "
+                f'{seg.shape[0]}x{seg.shape[1]} px for the image '
+                f"{results.get('img_path')} of {shape[0]}x{shape[1]} px; an "
+                'image and its label map must have the same size')
         if seg.dtype != np.uint8:
             if seg.min() < 0 or seg.max() > 255:
                 raise ValueError(
