@@ -1,7 +1,8 @@
 """Train a whole class-incremental protocol, step after step.
 
     python tools/train.py CONFIG [--work-dir DIR] [--steps A-B] [--resume]
-        [--amp] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+        [--amp] [--auto-scale-lr] [--cfg-options k=v ...]
+        [--launcher none|pytorch|slurm]
 """
 import argparse
 import os
@@ -24,6 +25,10 @@ def parse_args():
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true', default=False,
+        help='scale the learning rates by the total batch (batch_size x '
+        'processes) over the config\'s auto_scale_lr.base_batch_size')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override some settings in the used config, the key-value pair '
@@ -64,6 +69,12 @@ def main():
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        if not (cfg.get('auto_scale_lr') or {}).get('base_batch_size'):
+            raise ValueError('--auto-scale-lr: the config has no '
+                             'auto_scale_lr.base_batch_size (the batch its '
+                             'learning rates are for)')
+        cfg.auto_scale_lr.enable = True
     setup_launcher(cfg)
     StepScheduler(cfg, steps=args.steps, resume=args.resume).run()
 

@@ -6,15 +6,17 @@ initialised and use it), and destroyed when the tool ends, after a success
 or an error.
 """
 import datetime
+import logging
 import os
 import subprocess
 import sys
 import traceback
-from typing import Callable
+from typing import Callable, List
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 #: errors of the user's making (config, paths, protocol): one line, no
 #: traceback unless ``--debug``. TypeError: a config key that the built
@@ -22,26 +24,37 @@ from mmengine.config import Config
 USER_ERRORS = (ValueError, FileNotFoundError, KeyError, TypeError)
 
 
-def _replace_syncbn(obj):
+def _replace_syncbn(obj) -> int:
+    """SyncBN -> BN in place; returns how many norm configs changed."""
+    count = 0
     if isinstance(obj, dict):
         if obj.get('type') == 'SyncBN':
             obj['type'] = 'BN'
+            count += 1
         for v in obj.values():
-            _replace_syncbn(v)
+            count += _replace_syncbn(v)
     elif isinstance(obj, list):
         for v in obj:
-            _replace_syncbn(v)
+            count += _replace_syncbn(v)
+    return count
 
 
-def _setup_cpu(cfg: Config, launcher: str) -> None:
-    """SyncBN -> BN; under a launcher gloo and DDP on CPU modules."""
+def _setup_cpu(cfg: Config, launcher: str) -> List[str]:
+    """SyncBN -> BN; under a launcher gloo and DDP on CPU modules. Returns
+    what it changed, one line each."""
+    changes = []
     model = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') \
         else dict(cfg.model)
-    _replace_syncbn(model)
+    n = _replace_syncbn(model)
     cfg.model = model
-    cfg.pop('sync_bn', None)  # mmengine would convert BN back to SyncBN
+    if n:
+        changes.append(f'model: SyncBN -> BN in {n} norm config(s) (SyncBN '
+                       'needs CUDA)')
+    if cfg.pop('sync_bn', None) is not None:
+        # mmengine would convert BN back to SyncBN
+        changes.append('sync_bn: removed (SyncBN needs CUDA)')
     if launcher == 'none':
-        return
+        return changes
     cfg.setdefault('env_cfg', {})
     dist_cfg = dict(cfg.env_cfg.get('dist_cfg') or {})
     dist_cfg['backend'] = 'gloo'
@@ -54,25 +67,67 @@ def _setup_cpu(cfg: Config, launcher: str) -> None:
     # the Runner's default device_ids=[LOCAL_RANK] is refused for CPU modules
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+    changes += ['env_cfg.dist_cfg.backend = gloo',
+                f"model_wrapper_cfg: {wrapper['type']} with device_ids=None"]
     # BN instead of SyncBN: keep running statistics equal on all ranks
     hooks = list(cfg.get('custom_hooks') or [])
     if not any(h.get('type') == 'SyncNormBuffersHook' for h in hooks):
         hooks.append(dict(type='SyncNormBuffersHook'))
+        changes.append('custom_hooks: + SyncNormBuffersHook (BN statistics '
+                       'averaged over ranks)')
     cfg.custom_hooks = hooks
+    return changes
 
 
-def _setup_gpu(cfg: Config, launcher: str) -> None:
-    """cudnn benchmark; under a launcher nccl and SyncBN."""
+def _setup_gpu(cfg: Config, launcher: str) -> List[str]:
+    """cudnn benchmark; under a launcher nccl and SyncBN. Returns what it
+    changed, one line each."""
+    changes = []
     cfg.setdefault('env_cfg', {})
+    if cfg.env_cfg.get('cudnn_benchmark') is not True:
+        changes.append('env_cfg.cudnn_benchmark = True')
     cfg.env_cfg['cudnn_benchmark'] = True
     if launcher == 'none':
-        return
+        return changes
     dist_cfg = dict(cfg.env_cfg.get('dist_cfg') or {})
     dist_cfg['backend'] = 'nccl'
     cfg.env_cfg['dist_cfg'] = dist_cfg
+    changes.append('env_cfg.dist_cfg.backend = nccl')
     # mmengine's Runner turns every BN layer into SyncBN under DDP; SyncBN
     # layers of the config are kept as they are.
-    cfg.setdefault('sync_bn', 'torch')
+    if 'sync_bn' not in cfg:
+        cfg.sync_bn = 'torch'
+        changes.append("sync_bn = 'torch' (every BN layer becomes SyncBN)")
+    return changes
+
+
+def check_batch(cfg: Config) -> None:
+    """Log the total training batch (per process x processes) and warn when
+    it differs from the config's reference, ``auto_scale_lr.base_batch_size``
+    (the papers' total batch): the learning rates are then scaled only with
+    ``auto_scale_lr.enable=True`` (``tools/train.py --auto-scale-lr``)."""
+    loader = cfg.get('train_dataloader')
+    if not loader or 'batch_size' not in loader:
+        return
+    world = dist.get_world_size() if dist.is_available() and \
+        dist.is_initialized() else 1
+    per_process = loader.batch_size
+    total = per_process * world
+    print_log(f'batch: {per_process} per process x {world} process(es) = '
+              f'{total}', logger='current')
+    scale = cfg.get('auto_scale_lr') or {}
+    ref = scale.get('base_batch_size')
+    if ref is None or ref == total:
+        return
+    if scale.get('enable', False):
+        what = (f'learning rates are scaled by {total}/{ref} '
+                '(auto_scale_lr.enable=True)')
+    else:
+        what = ("learning rates are the config's, not scaled (pass "
+                '--auto-scale-lr to scale them linearly)')
+    print_log(f'total batch {total} differs from the reference '
+              f'{ref} (auto_scale_lr.base_batch_size); {what}',
+              logger='current', level=logging.WARNING)
 
 
 def setup_launcher(cfg: Config) -> None:
@@ -97,18 +152,24 @@ def setup_launcher(cfg: Config) -> None:
     calls ``torch.cuda.set_device``, which CPU builds of torch lack, and the
     step scheduler synchronises ranks before its first Runner.
 
+    What it changes is logged, one line each, then the total batch
+    (:func:`check_batch`).
+
     Args:
         cfg (Config): the full config; changed in place.
     """
     launcher = cfg.get('launcher', 'none')
     if cfg.get('auto_device', True):
-        if torch.cuda.is_available():
-            _setup_gpu(cfg, launcher)
-        else:
-            _setup_cpu(cfg, launcher)
+        gpu = torch.cuda.is_available()
+        changes = (_setup_gpu if gpu else _setup_cpu)(cfg, launcher)
+        where = 'CUDA' if gpu else 'CPU only'
+        for change in changes:
+            print_log(f'launcher {launcher} ({where}): {change}',
+                      logger='current')
     if launcher != 'none':
         init_distributed(launcher, (cfg.get('env_cfg') or {}).get(
             'dist_cfg') or {})
+    check_batch(cfg)
 
 
 def _rank_env_cpu(launcher: str) -> None:

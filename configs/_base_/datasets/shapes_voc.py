@@ -15,6 +15,9 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
+# The demo's total batch: tools/train.py warns when batch_size x processes
+# differs, and --auto-scale-lr scales the learning rates linearly.
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 train_dataloader = dict(
     batch_size=8,
     num_workers=0,

@@ -40,6 +40,9 @@ whole_test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
+# The papers' total batch: tools/train.py warns when batch_size x GPUs
+# differs, and --auto-scale-lr scales the learning rates linearly.
+auto_scale_lr = dict(enable=False, base_batch_size=24)
 # Batch 24 in all (MiB, DKD, STAR): per GPU, so divide it by the number of
 # GPUs (e.g. train_dataloader.batch_size=6 on 4 GPUs).
 train_dataloader = dict(
