@@ -1,6 +1,7 @@
 """Train a whole class-incremental protocol, step after step.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--steps A-B] [--resume]
+    python tools/train.py CONFIG [--work-dir DIR] [--steps A-B]
+        [--resume | --overwrite]
         [--amp] [--auto-scale-lr] [--cfg-options k=v ...]
         [--launcher none|pytorch|slurm]
 """
@@ -22,6 +23,10 @@ def parse_args():
         '--resume', action='store_true', default=False,
         help='skip finished steps and resume an unfinished one from its '
         'latest checkpoint')
+    parser.add_argument(
+        '--overwrite', action='store_true', default=False,
+        help='train the steps again although their folders hold '
+        'checkpoints of an earlier run (they are removed)')
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
@@ -76,7 +81,8 @@ def main():
                              'learning rates are for)')
         cfg.auto_scale_lr.enable = True
     setup_launcher(cfg)
-    StepScheduler(cfg, steps=args.steps, resume=args.resume).run()
+    StepScheduler(cfg, steps=args.steps, resume=args.resume,
+                  overwrite=args.overwrite).run()
 
 
 if __name__ == '__main__':

@@ -266,9 +266,9 @@ def run_tool(main: Callable[[], None], debug: bool = False) -> int:
         if dist.is_available() and dist.is_initialized():
             where = f'rank {dist.get_rank()}/{dist.get_world_size()}: '
         name = '' if isinstance(e, USER_ERRORS) else f'{type(e).__name__}: '
-        text = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 \
-            and isinstance(e.args[0], str) else str(e)  # KeyError quotes
-        msg = text.strip().splitlines()
+        # a DataLoader worker's error: its own message, which names the file
+        from cisseg.utils import error_message
+        msg = error_message(e).strip().splitlines()
         print(f'error: {where}{name}{msg[0] if msg else type(e).__name__}',
               file=sys.stderr, flush=True)
         code = 1

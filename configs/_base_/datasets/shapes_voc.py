@@ -1,9 +1,12 @@
 # The synthetic "shapes" dataset, in Pascal VOC 2012's layout, read by mmseg's
-# PascalVOCDataset. Generated on the first run when data_root is missing; a
-# data_root that already holds a VOC-layout dataset is used as it is.
+# PascalVOCDataset. Generated on the first run when missing, only at
+# synthetic_data.data_root (a misspelt data_root is an error, not a new
+# dataset); a data_root that already holds a VOC-layout dataset is used as
+# it is.
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/shapes_voc'
-synthetic_data = dict(num_train=400, num_val=100, size=64, seed=0)
+synthetic_data = dict(
+    data_root=data_root, num_train=400, num_val=100, size=64, seed=0)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
