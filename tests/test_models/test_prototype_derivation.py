@@ -127,6 +127,20 @@ def test_dist_noise_scale_by_hand():
     assert nearest_prototype_distance(p[:1]).tolist() == [0.0]
 
 
+def test_dist_entries_share_the_mean_distance():
+    # the authors' trainer replaces each class's distance by their mean
+    from cisseg.engine.hooks import PrototypeDerivationHook
+    hook = PrototypeDerivationHook(1, dict(steps=[[0, 1, 2, 3], [4]]))
+    p = torch.tensor([[1., 0., 0.], [0., 1., 0.], [0.6, 0.8, 0.]])
+    entries = hook._entries({c: p[c - 1] for c in (1, 2, 3)},
+                            {2: dict(count=7.0)})
+    mean = (math.sqrt(0.8) + 2 * math.sqrt(0.4)) / 3
+    assert [entries[c]['dist'] for c in (1, 2, 3)] == pytest.approx(
+        [mean] * 3)
+    assert [entries[c]['count'] for c in (1, 2, 3)] == [0.0, 7.0, 0.0]
+    assert 'noise' not in entries[1]
+
+
 def test_dist_sampling_lies_at_the_drawn_chord_distance():
     p = F.normalize(torch.tensor([1., 2., 0., 2.]), dim=0)
     bank = PrototypeBank({3: dict(prototype=p, dist=0.3, count=0.0)})
