@@ -1,3 +1,4 @@
+import glob
 import json
 import os
 import os.path as osp
@@ -6,7 +7,7 @@ import pytest
 
 from cisseg.engine import (StepScheduler, latest_checkpoint, load_config,
                            parse_steps)
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_steps, learned_cfg
 
 
 def demo_cfg(method, data_root, work_dir, **extra):
@@ -67,20 +68,13 @@ def test_finetune_does_not_build_an_old_model(tiny_voc, tmp_path):
     assert 'old_checkpoint' not in sched.config_for_step(1, 'p.pth').model
 
 
-@pytest.fixture(scope='module')
-def finetune_run(tiny_voc, tmp_path_factory):
-    work_dir = str(tmp_path_factory.mktemp('ft'))
-    data = StepScheduler(demo_cfg('finetune', tiny_voc, work_dir)).run()
-    return work_dir, data
-
-
-def test_metrics_json_schema(finetune_run):
-    work_dir, data = finetune_run
+def test_metrics_json_schema(star_run):
+    work_dir, data = star_run
     with open(osp.join(work_dir, 'metrics.json')) as f:
         on_disk = json.load(f)
     assert on_disk == data
     assert on_disk['protocol'] == dict(
-        dataset='voc', task='15-5', setting='overlap', method='finetune',
+        dataset='voc', task='15-5', setting='overlap', method='star_basic',
         steps=[list(range(16)), [16, 17, 18, 19, 20]])
     s0, s1 = on_disk['steps']
     assert s0['step'] == 0 and s0['classes'] == list(range(16))
@@ -94,31 +88,60 @@ def test_metrics_json_schema(finetune_run):
         assert osp.isfile(osp.join(work_dir, s['checkpoint']))
         assert s['train_images'] > 0 and s['train_seconds'] > 0
     assert s1['mIoU_inc'] is not None and s1['hIoU'] is not None
-    assert s1['checkpoint'].startswith('step_1/')
+    # the checkpoints the Runners saved last (max_iters 120 and 10)
+    assert (s0['checkpoint'], s1['checkpoint']) == (
+        'step_0/iter_120.pth', 'step_1/iter_10.pth')
 
 
-def test_resume_skips_finished_steps(finetune_run, tiny_voc, monkeypatch):
-    work_dir, data = finetune_run
+def test_run_identity_in_metrics_and_checkpoints(star_run, tiny_voc):
+    from cisseg.engine.checkpoint import checkpoint_meta
+    from cisseg.engine.step_scheduler import (config_fingerprint,
+                                              fingerprint_hash)
+    work_dir, data = star_run
+    sched = StepScheduler(learned_cfg(tiny_voc, work_dir))
+    s0, s1 = data['steps']
+    for entry in (s0, s1):
+        run = entry['run']
+        assert {k: run[k] for k in ('method', 'dataset', 'task', 'setting',
+                                    'formulation', 'seed')} == dict(
+            method='star_basic', dataset='voc', task='15-5',
+            setting='overlap', formulation='sigmoid', seed=1)
+        step_cfg = sched.config_for_step(entry['step'], 'any.pth')
+        assert run['config'] == fingerprint_hash(
+            config_fingerprint(step_cfg))
+        info = checkpoint_meta(osp.join(work_dir, entry['checkpoint']))[
+            'cisseg']
+        assert dict(info['run'], id=info['id'], parent=info['parent']) == run
+        assert info['config'] == config_fingerprint(step_cfg)
+    # step 1 was trained from the step-0 model metrics.json records
+    assert s0['run']['parent'] is None
+    assert s1['run']['parent'] == s0['run']['id'] != s1['run']['id']
+    # paths, logging and the machine are not part of the identity
+    flat = config_fingerprint(sched.config_for_step(0))
+    assert not [k for k in flat if k.endswith(('data_root', 'work_dir'))]
+    assert 'model.decode_head.num_classes' in flat
+    assert flat['optim_wrapper.optimizer.lr'] == 0.05
+
+
+def test_resume_skips_finished_steps(star_run, tiny_voc, monkeypatch):
+    work_dir, data = star_run
     from mmengine.runner import Runner
 
     def fail(*args, **kwargs):
         raise AssertionError('a finished step was run again')
 
     monkeypatch.setattr(Runner, 'from_cfg', fail)
-    again = StepScheduler(demo_cfg('finetune', tiny_voc, work_dir),
+    again = StepScheduler(learned_cfg(tiny_voc, work_dir),
                           resume=True).run()
     assert again == data
 
 
-def test_resume_unfinished_step_from_its_checkpoint(finetune_run, tiny_voc,
+def test_resume_unfinished_step_from_its_checkpoint(star_run, tiny_voc,
                                                     tmp_path, monkeypatch):
-    work_dir, data = finetune_run
-    import shutil
-    copy_dir = str(tmp_path / 'run')
-    shutil.copytree(work_dir, copy_dir)
-    partial = dict(data, steps=data['steps'][:1])
+    _, data = star_run
+    copy_dir = copy_steps(star_run, str(tmp_path / 'run'), [0, 1])
     with open(osp.join(copy_dir, 'metrics.json'), 'w') as f:
-        json.dump(partial, f)
+        json.dump(dict(data, steps=data['steps'][:1]), f)
     seen = {}
     from mmengine.runner import Runner
 
@@ -128,26 +151,29 @@ def test_resume_unfinished_step_from_its_checkpoint(finetune_run, tiny_voc,
 
     monkeypatch.setattr(Runner, 'from_cfg', capture)
     with pytest.raises(KeyboardInterrupt):
-        StepScheduler(demo_cfg('finetune', tiny_voc, copy_dir),
-                      resume=True).run()
+        StepScheduler(learned_cfg(tiny_voc, copy_dir), resume=True).run()
     cfg = seen['cfg']
     assert cfg.resume is True
     assert cfg.load_from == latest_checkpoint(osp.join(copy_dir, 'step_1'))
     assert cfg.work_dir == osp.join(copy_dir, 'step_1')
+    # the stamp carries the id of the interrupted training on
+    stamp = [h for h in cfg.custom_hooks
+             if h.type == 'IncrementalStepHook'][0].stamp
+    assert stamp['id'] == data['steps'][1]['run']['id']
 
 
-def test_checkpoint_of_another_step_is_refused(finetune_run, tiny_voc):
-    work_dir, data = finetune_run
-    sched = StepScheduler(demo_cfg('finetune', tiny_voc, work_dir))
+def test_checkpoint_of_another_step_is_refused(star_run, tiny_voc):
+    work_dir, data = star_run
+    sched = StepScheduler(learned_cfg(tiny_voc, work_dir))
     ckpt1 = osp.join(work_dir, data['steps'][1]['checkpoint'])
     with pytest.raises(ValueError, match='checkpoint of step 1 .* expected '
                        'step 0'):
         sched.check_checkpoint(ckpt1, 0)
 
 
-def test_work_dir_of_another_protocol_is_refused(finetune_run, tiny_voc):
-    work_dir, _ = finetune_run
-    cfg = demo_cfg('finetune', tiny_voc, work_dir)
+def test_work_dir_of_another_protocol_is_refused(star_run, tiny_voc):
+    work_dir, _ = star_run
+    cfg = learned_cfg(tiny_voc, work_dir)
     cfg.incremental.task = '15-1'
     with pytest.raises(ValueError, match='use another --work-dir'):
         StepScheduler(cfg, resume=True).run()
@@ -159,22 +185,39 @@ def test_missing_previous_step(tiny_voc, tmp_path):
         StepScheduler(cfg, steps='1').run()
 
 
-def test_test_step_equals_training_evaluation(finetune_run, tiny_voc):
+def test_test_step_equals_training_evaluation(star_run, tiny_voc):
+    """tools/test.py's evaluation == the one recorded at the end of each
+    step, on models that segment some foreground (star_run asserts it):
+    evaluating other weights would give other numbers."""
     from cisseg.engine.test import test_step
-    work_dir, data = finetune_run
-    sched = StepScheduler(demo_cfg('finetune', tiny_voc, work_dir))
-    metrics, step = test_step(sched, work_dir, 1)
-    assert step == 1
-    entry = data['steps'][1]
-    for key in ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU'):
-        assert metrics[key] == pytest.approx(entry[key], abs=1e-9)
+    work_dir, data = star_run
+    sched = StepScheduler(learned_cfg(tiny_voc, work_dir))
+    for entry in data['steps']:
+        metrics, step = test_step(sched, work_dir, entry['step'],
+                                  work_dir=str(osp.join(
+                                      work_dir, f"test_{entry['step']}")))
+        assert step == entry['step']
+        for key in ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU'):
+            if entry[key] is None:
+                assert metrics.get(key) is None
+            else:
+                assert metrics[key] == pytest.approx(entry[key], abs=1e-9)
+        for name, iou in entry['per_class'].items():
+            got = metrics.get(f'IoU.{name}')  # None: no pixel of the class
+            assert got == iou if iou is None else \
+                got == pytest.approx(iou, abs=1e-9)
+    # the two steps' models differ on the base classes: the comparison
+    # above can tell one step's weights from the other's
+    s0, s1 = data['steps']
+    assert s0['per_class'] != {k: s1['per_class'][k] for k in s0['per_class']}
 
 
-def test_star_basic_two_steps(tiny_voc, tmp_path):
+def test_star_basic_two_steps(star_run):
     import torch
+
+    from cisseg.engine.checkpoint import safe_load
     from cisseg.models.utils import PrototypeBank
-    work_dir = str(tmp_path / 'star')
-    data = StepScheduler(demo_cfg('star-basic', tiny_voc, work_dir)).run()
+    work_dir, data = star_run
     s0, s1 = data['steps']
     assert s0['replay_bytes'] == os.path.getsize(
         osp.join(work_dir, 'step_0', 'prototypes.pth'))
@@ -188,10 +231,37 @@ def test_star_basic_two_steps(tiny_voc, tmp_path):
                            bank1.classes[c]['prototype'])
     assert s1['mIoU_inc'] is not None
     # the step-1 checkpoint holds the grown classifier, stamped for step 1
-    ckpt = torch.load(osp.join(work_dir, s1['checkpoint']),
-                      weights_only=False)
+    ckpt = safe_load(osp.join(work_dir, s1['checkpoint']))
     assert ckpt['meta']['cisseg']['classes_per_step'] == [16, 5]
     assert ckpt['state_dict']['decode_head.conv_seg.1.weight'].shape[0] == 5
+
+
+def test_mib_end_to_end_at_step_1(tiny_voc, tmp_path):
+    """MiB trains step 1 from step 0's model: unbiased CE + KD from the
+    frozen old model, new classifiers initialised from background's."""
+    import torch
+
+    from cisseg.engine.checkpoint import safe_load
+    work_dir = str(tmp_path / 'mib')
+    data = StepScheduler(demo_cfg('mib', tiny_voc, work_dir)).run()
+    s0, s1 = data['steps']
+    assert data['protocol']['method'] == 'mib'
+    assert s1['mIoU_inc'] is not None and s1['run']['parent'] == \
+        s0['run']['id']
+    with open(glob.glob(osp.join(work_dir, 'step_1', '*', '*.log'))[0]) as f:
+        log = f.read()
+    assert 'loss_unce' in log and 'loss_unkd' in log
+    assert 'Load checkpoint from ' + osp.join(work_dir, s0['checkpoint']) \
+        in log
+    ckpt0 = safe_load(osp.join(work_dir, s0['checkpoint']))['state_dict']
+    ckpt1 = safe_load(osp.join(work_dir, s1['checkpoint']))['state_dict']
+    assert ckpt1['decode_head.conv_seg.1.weight'].shape[0] == 5
+    # 2 iterations moved the new classifier away from its start (the
+    # background classifier of step 0, MiB's initialisation, which gives
+    # the 5 new rows equal weights)
+    new = ckpt1['decode_head.conv_seg.1.weight']
+    assert not torch.equal(new, ckpt0['decode_head.conv_seg.0.weight'][
+        :1].expand_as(new))
 
 
 def test_star_lite_two_steps_stores_counts(tiny_voc, tmp_path):

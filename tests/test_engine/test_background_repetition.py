@@ -1,0 +1,103 @@
+"""STAR's background pixel repetition (BPR) and the η_bg bookkeeping,
+worked out by hand on tiny inputs."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cisseg.engine.hooks import PrototypeReplayHook
+from cisseg.models.utils import FeatureStatistics, PrototypeBank
+from tests.test_models._tiny import build_tiny
+from tests.test_models.test_segmentors import _samples, _with_old
+
+STEPS = [list(range(16)), [16]]
+
+
+def test_bpr_term_by_hand():
+    """32x32 images, a 4x4 feature grid (cell centres at rows/columns 4,
+    12, 20, 28). Label: new class 16 in rows 0-7, background below; the old
+    model predicts old class 3 in rows 16-31. Background for both: grid
+    row 1 only, 4 cells per image, K = 8 of S = 32 cells. With r = 1.5 the
+    BCE becomes (L + w mean softplus(z_bg)) / (1 + w), w = r K / S = 0.375,
+    z_bg the new logit at those cells (the zero-target BCE of the K cells,
+    averaged as the other BCE terms)."""
+    torch.manual_seed(0)
+    new, _ = _with_old('STARSegmentor', 'sigmoid', ocfm_loss=None,
+                       sad_loss=None, prototype_replay=False)
+    new.eval()  # no dropout: the same forward in every call
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :8] = 16
+    old_pred = torch.zeros(2, 32, 32, dtype=torch.long)
+    old_pred[:, 16:] = 3
+    new.old_full_prediction = lambda logits, size: old_pred
+    x = torch.randn(2, 3, 32, 32)
+
+    new.bg_ratio = 0.0
+    plain = new.loss(x, _samples(label))['loss_bce']
+    new.bg_ratio = 1.5
+    with_bpr = new.loss(x, _samples(label))['loss_bce']
+
+    with torch.no_grad():
+        _, logits = new.decode_features(x)
+    assert logits.shape[2:] == (4, 4)
+    z_bg = logits[:, -1, 1, :]  # grid row 1, every column, both images
+    w = 1.5 * 8 / 32
+    expected = (plain + w * F.softplus(z_bg).mean()) / (1 + w)
+    assert with_bpr.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert with_bpr.item() != pytest.approx(plain.item(), rel=1e-3)
+
+
+def _hook_after_train(tmp_path, step, setting, prev_bank=None,
+                      pred_counts=None):
+    """Run PrototypeReplayHook.after_train on a tiny segmentor whose last
+    epoch's statistics are given by hand: 2 cells of new class c (features
+    (3, 4) and (0, 2)) and 5 label-background cells."""
+    classes = STEPS[:step + 1]
+    per_step = [len(s) for s in classes]
+    model = build_tiny(per_step, seg_type='STARSegmentor',
+                       formulation='sigmoid')
+    c = sum(per_step) - 1  # the step's (last) new class
+    stats = FeatureStatistics(sum(per_step), 2)
+    feat = torch.zeros(1, 2, 1, 7)
+    feat[0, :, 0, 0] = torch.tensor([3., 4.])
+    feat[0, :, 0, 1] = torch.tensor([0., 2.])
+    label = torch.tensor([[[c, c, 0, 0, 0, 0, 0]]])
+    stats.update(feat, label)
+    model.feature_stats = stats
+    hook = PrototypeReplayHook(
+        step=step, protocol=dict(dataset='voc', task='15-1', setting=setting,
+                                 steps=STEPS),
+        work_dir=str(tmp_path))
+    hook._window_start = 0  # statistics of the last epoch: given above
+    hook.prev_bank = prev_bank
+    hook.pred_counts = pred_counts or {}
+    hook.after_train(SimpleNamespace(model=model))
+    return PrototypeBank.load(hook.file(step)), c
+
+
+def test_eta_bg_by_hand(tmp_path):
+    # step 0: η_bg is the number of label-background cells (5); class 15
+    # gets its count (2) and unit prototype mean((0.6, 0.8), (0, 1))
+    bank0, c = _hook_after_train(tmp_path / 'a', 0, 'overlap')
+    assert c == 15 and bank0.bg_count == 5.0
+    assert bank0.class_ids == [15] and bank0.counts() == {15: 2.0}
+    p = torch.tensor([0.3, 0.9]) / torch.tensor([0.3, 0.9]).norm()
+    assert bank0.classes[15]['prototype'].tolist() == pytest.approx(
+        p.tolist(), abs=1e-6)
+
+    # step 1 from η_bg = 1000 and class 3 with 40 cells; the old model
+    # predicted 200 background cells and 30 cells of class 3 inside this
+    # step's label background
+    prev = PrototypeBank({3: dict(bank0.classes[15], count=40.0)},
+                         bg_count=1000.0, meta=dict(step=0))
+    pred = {0: 200.0, 3: 30.0}
+    # overlapped: η_bg (1 - 0.01 |new|) + 0.5 pred_0 = 990 + 100
+    bank, c = _hook_after_train(tmp_path / 'b', 1, 'overlap', prev, pred)
+    assert c == 16 and bank.bg_count == pytest.approx(1090.0)
+    assert bank.counts() == {3: 40.0, 16: 2.0}
+    # disjoint: η_bg + pred_0 = 1200; n_3 + pred_3 = 70
+    bank, _ = _hook_after_train(tmp_path / 'c', 1, 'disjoint', prev, pred)
+    assert bank.bg_count == pytest.approx(1200.0)
+    assert bank.counts() == {3: 70.0, 16: 2.0}
+    assert bank.meta['step'] == 1
