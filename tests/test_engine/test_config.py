@@ -40,9 +40,10 @@ def test_methods_are_configs_not_a_private_key():
     folders = {osp.dirname(r) for r in all_configs()}
     assert folders == {'demo', 'finetune', 'mib', 'star', 'dkd', 'plop'}
     # + STAR-M (VOC config, 8 leaves), 3 demo memory methods (config + 2),
-    # DKD and PLOP (VOC and ADE20K configs and 16 leaves, demo config + 2)
+    # DKD and PLOP (VOC and ADE20K configs and 16 leaves, demo config + 2),
+    # the side-by-side leaf with the authors' architecture (demo)
     assert len(all_configs()) == \
-        84 + 4 * 3 + 4 + (1 + 8) + 3 * 3 + 2 * (2 + 16 + 3) + 3
+        84 + 4 * 3 + 4 + (1 + 8) + 3 * 3 + 2 * (2 + 16 + 3) + 3 + 1
 
 
 @pytest.fixture(scope='module')
