@@ -5,8 +5,8 @@
 # (weight 0.05). At t > 0 BN statistics and dropout are frozen, old classifiers
 # get no gradient, and the learning rate is x10 on the decode head and x100 on
 # the (new) classifier, as the authors train.
-# BCE pos_weight 4 on the new-class logits, Pascal VOC's (the papers report no
-# Cityscapes setting).
+# BCE pos_weight 4 on the new-class logits (STAR-TPAMI configs/config_city.json);
+# schedule: lr 5e-3 / 5e-4, batch 24, 60 epochs (its scripts/city/*).
 # Switch a part off for the ablation: model.prototype_replay=False,
 # model.background_repetition=False, model.ocfm_loss=None, model.sad_loss=None.
 # The base of the protocol leaves
@@ -15,7 +15,7 @@
 _base_ = [
     '../_base_/models/deeplabv3_r101-d16.py',
     '../_base_/datasets/cityscapes.py',
-    '../_base_/schedules/cityscapes.py',
+    '../_base_/schedules/cityscapes_star.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(

@@ -66,7 +66,7 @@ def test_check_reports_missing_changed_and_stale_files(tmp_path):
 SCHEDULES = {
     ('star', 'voc'): (1e-3, 1e-4, 60, 24, (512, 512), 10.0, 1e-4),
     ('star', 'ade'): (2.5e-3, 2.5e-4, 100, 24, (512, 512), 10.0, 1e-4),
-    ('star', 'cityscapes'): (1e-2, 1e-3, 108, 24, (512, 512), None, 5e-4),
+    ('star', 'cityscapes'): (5e-3, 5e-4, 60, 24, (512, 512), 10.0, 1e-4),
     ('mib', 'voc'): (1e-2, 1e-3, 30, 24, (512, 512), None, 1e-4),
     ('mib', 'ade'): (1e-2, 1e-3, 60, 24, (512, 512), None, 1e-4),
     ('mib', 'cityscapes'): (1e-2, 1e-3, 108, 24, (512, 512), None, 5e-4),
@@ -131,7 +131,8 @@ def test_leaf_hyper_parameters(rel, tmp_path):
     opt = c0.optim_wrapper.optimizer
     assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == (
         'SGD', lr0, 0.9, wd)
-    assert opt.get('nesterov', False) is (dataset != 'cityscapes')
+    assert opt.get('nesterov', False) is (dataset != 'cityscapes'
+                                          or key[0] == 'star')
     keys = c0.optim_wrapper.get('paramwise_cfg', {}).get('custom_keys', {})
     assert keys.get('decode_head', {}).get('lr_mult') == head_mult
     assert c0.train_cfg == dict(type='EpochBasedTrainLoop',
