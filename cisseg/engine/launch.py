@@ -10,13 +10,14 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import traceback
 from typing import Callable, List
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
-from mmengine.logging import print_log
+from mmengine.dist import get_rank
 
 #: errors of the user's making (config, paths, protocol): one line, no
 #: traceback unless ``--debug``. TypeError: a config key that the built
@@ -101,6 +102,15 @@ def _setup_gpu(cfg: Config, launcher: str) -> List[str]:
     return changes
 
 
+def _log(msg: str, level: int = logging.INFO) -> None:
+    """Print ``msg`` on rank 0. No Runner exists yet, so no logger of the
+    run: the lines go to the console (and its log, if it is kept)."""
+    if get_rank() == 0:
+        word = logging.getLevelName(level)
+        print(f'{time.strftime("%m/%d %H:%M:%S")} - cisseg - {word} - '
+              f'{msg}', flush=True)
+
+
 def check_batch(cfg: Config) -> None:
     """Log the total training batch (per process x processes) and warn when
     it differs from the config's reference, ``auto_scale_lr.base_batch_size``
@@ -113,8 +123,8 @@ def check_batch(cfg: Config) -> None:
         dist.is_initialized() else 1
     per_process = loader.batch_size
     total = per_process * world
-    print_log(f'batch: {per_process} per process x {world} process(es) = '
-              f'{total}', logger='current')
+    _log(f'batch: {per_process} per process x {world} process(es) = '
+         f'{total}')
     scale = cfg.get('auto_scale_lr') or {}
     ref = scale.get('base_batch_size')
     if ref is None or ref == total:
@@ -125,9 +135,8 @@ def check_batch(cfg: Config) -> None:
     else:
         what = ("learning rates are the config's, not scaled (pass "
                 '--auto-scale-lr to scale them linearly)')
-    print_log(f'total batch {total} differs from the reference '
-              f'{ref} (auto_scale_lr.base_batch_size); {what}',
-              logger='current', level=logging.WARNING)
+    _log(f'total batch {total} differs from the reference {ref} '
+         f'(auto_scale_lr.base_batch_size); {what}', logging.WARNING)
 
 
 def setup_launcher(cfg: Config) -> None:
@@ -159,16 +168,17 @@ def setup_launcher(cfg: Config) -> None:
         cfg (Config): the full config; changed in place.
     """
     launcher = cfg.get('launcher', 'none')
+    changes = []
     if cfg.get('auto_device', True):
         gpu = torch.cuda.is_available()
-        changes = (_setup_gpu if gpu else _setup_cpu)(cfg, launcher)
         where = 'CUDA' if gpu else 'CPU only'
-        for change in changes:
-            print_log(f'launcher {launcher} ({where}): {change}',
-                      logger='current')
+        changes = [f'launcher {launcher} ({where}): {change}' for change in
+                   (_setup_gpu if gpu else _setup_cpu)(cfg, launcher)]
     if launcher != 'none':
         init_distributed(launcher, (cfg.get('env_cfg') or {}).get(
             'dist_cfg') or {})
+    for change in changes:
+        _log(change)
     check_batch(cfg)
 
 

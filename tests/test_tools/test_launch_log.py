@@ -23,9 +23,8 @@ TRAIN = osp.join(REPO, 'tools', 'train.py')
 def logged(monkeypatch):
     """The (message, level) lines the launcher logs; no process group."""
     lines = []
-    monkeypatch.setattr(
-        launch, 'print_log', lambda msg, logger=None, level=logging.INFO:
-        lines.append((msg, level)))
+    monkeypatch.setattr(launch, '_log', lambda msg, level=logging.INFO:
+                        lines.append((msg, level)))
     monkeypatch.setattr(launch, 'init_distributed', lambda *a: None)
     return lines
 
