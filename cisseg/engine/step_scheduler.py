@@ -4,6 +4,7 @@ import glob
 import gc
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -20,6 +21,7 @@ from cisseg.datasets import build_protocol, ensure_synthetic_voc
 from cisseg.utils import (WorkDirLock, atomic_write_text, path_inside,
                           read_json)
 from .checkpoint import UnreadableCheckpoint, checkpoint_meta
+from .fail_fast import PeerFailureWatch
 from .hooks.exemplar_memory_hook import add_memory, ensure_memory
 from .step_scalars import add_step_scalars
 
@@ -447,7 +449,8 @@ class StepScheduler:
         if later and self.overwrite:
             print_log(f'metrics.json: entries of steps {later} removed: they '
                       f"were trained from the step-{entry['step']} model "
-                      'this run replaced', logger='current', level=30)
+                      'this run replaced', logger='current',
+                      level=logging.WARNING)
         data['steps'] = sorted(
             [e for e in data['steps'] if e['step'] != entry['step'] and
              not (self.overwrite and e['step'] > entry['step'])] +
@@ -531,7 +534,7 @@ class StepScheduler:
                 continue
             if bad:
                 print_log(f'{bad[0]}; resuming from the previous checkpoint '
-                          f'{path}', logger='current', level=30)
+                          f'{path}', logger='current', level=logging.WARNING)
             return path
         if bad:
             raise ValueError(f'{bad[0]}; no earlier checkpoint of step {step} '
@@ -552,7 +555,7 @@ class StepScheduler:
         if removed:
             print_log(f'step {step}: --overwrite removed '
                       f'{[osp.basename(p) for p in removed]}',
-                      logger='current', level=30)
+                      logger='current', level=logging.WARNING)
 
     # ------------------------------------------------------------------ run
     def check_work_dir(self, data: dict) -> None:
@@ -588,7 +591,7 @@ class StepScheduler:
         if diff:
             print_log(f'step {step} (finished, reused) was trained with '
                       'another config: ' + '; '.join(diff),
-                      logger='current', level=30)
+                      logger='current', level=logging.WARNING)
 
     def check_data(self) -> None:
         """Read every label map (values, cached) and every image and label
@@ -613,17 +616,27 @@ class StepScheduler:
                     check_dataset(inner, self.protocol.num_dataset_classes)
 
     def run(self) -> dict:
-        os.makedirs(self.work_dir, exist_ok=True)
-        lock = WorkDirLock(self.work_dir) if get_rank() == 0 else None
-        if lock is not None:
-            lock.acquire()
-            if lock.taken_over:
-                print_log(f'{lock.path}: taken over from a run that ended '
-                          f'without releasing it ({lock.taken_over})',
-                          logger='current', level=30)
+        """Run the steps (see the class docstring). Under a launcher, a
+        rank that fails ends the other ranks at once
+        (:class:`PeerFailureWatch`)."""
+        watch = PeerFailureWatch().start()
+        lock = None
         try:
+            os.makedirs(self.work_dir, exist_ok=True)
+            if get_rank() == 0:
+                lock = WorkDirLock(self.work_dir)
+                lock.acquire()
+                if lock.taken_over:
+                    print_log(f'{lock.path}: taken over from a run that '
+                              'ended without releasing it '
+                              f'({lock.taken_over})', logger='current',
+                              level=logging.WARNING)
             return self._run()
+        except BaseException as e:
+            watch.post(e)
+            raise
         finally:
+            watch.stop()
             if lock is not None:
                 lock.release()
 
@@ -638,7 +651,9 @@ class StepScheduler:
                 ensure_synthetic_voc(self.dataset_root(inner), **synthetic)
         if is_distributed():
             barrier()
-        self.check_data()
+        if any(self.finished(data, t) is None or not self.resume
+               for t in self.steps):  # something to train
+            self.check_data()
         for step in self.steps:
             done = self.finished(data, step)
             if done is not None and self.resume:

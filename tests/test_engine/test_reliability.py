@@ -17,9 +17,9 @@ import torch
 
 from cisseg.datasets import ensure_synthetic_voc, generate_synthetic_voc
 from cisseg.engine import StepScheduler
+from cisseg.engine.checkpoint import safe_load
 from cisseg.models.utils import PrototypeBank
 from tests.conftest import REPO
-from tests.test_engine.test_step_scheduler import demo_cfg
 
 DEMO = osp.join(REPO, 'configs', 'demo', 'star-basic_shapes-15-1-overlap.py')
 
@@ -119,7 +119,7 @@ def check_files(work_dir):
         if osp.basename(path) == 'prototypes.pth':
             PrototypeBank.load(path)
         else:
-            assert 'state_dict' in torch.load(path, weights_only=False)
+            assert 'state_dict' in safe_load(path)  # cisseg's loader
     for path in glob.glob(osp.join(work_dir, '**', 'last_checkpoint'),
                           recursive=True):
         with open(path) as f:
@@ -230,17 +230,15 @@ def test_killed_in_prototype_pass(kill_setup, reference, tmp_path):
 
 
 @pytest.mark.slow
-def test_same_seed_same_metrics(tiny_voc, tmp_path):
-    runs = []
-    for name in ('a', 'b'):
-        runs.append(StepScheduler(demo_cfg(
-            'star-basic', tiny_voc, str(tmp_path / name))).run())
-    a, b = runs
+def test_same_seed_same_metrics(star_run, tiny_voc, tmp_path):
+    """A second run of star_run's config gives the same entries, on models
+    that segment some foreground (star_run asserts it)."""
+    from tests.conftest import learned_cfg
+    _, a = star_run
+    b = StepScheduler(learned_cfg(tiny_voc, str(tmp_path / 'b'))).run()
     assert len(a['steps']) == 2
     assert [without_time(e) for e in a['steps']] == \
         [without_time(e) for e in b['steps']]
-    # the run did learn something (the check is not about two empty runs)
-    assert a['steps'][0]['mIoU_base'] > 0
 
 
 def test_checkpoints_are_written_atomically(tmp_path):
