@@ -26,7 +26,8 @@ from cisseg.models.utils import recognition_prototypes  # noqa: E402
 
 def classifiers(path: str, device: str):
     """Weights (K, C) and biases (K, ) of every step's classifier."""
-    state = torch.load(path, map_location='cpu', weights_only=False)
+    from cisseg.engine.checkpoint import safe_load  # weights_only=True
+    state = safe_load(path, map_location='cpu')
     state = state.get('state_dict', state)
     names = [k for k in state if k.startswith('decode_head.conv_seg.')
              and k.endswith('.weight')]
