@@ -8,7 +8,7 @@
 # times a linear warm-up from 0.001 to 1 over the first 20% of the step
 # (20 of 100 epochs; change `end` with max_epochs). The authors train with
 # AMP: add --amp on GPUs. STAR's BCE pos_weight for ADE20K (30) is a loss
-# setting: it is in methods/star_basic_ade.py.
+# setting: it is in configs/star/star-basic_deeplabv3-r101_ade.py.
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
