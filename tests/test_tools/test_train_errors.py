@@ -442,7 +442,7 @@ def test_corrupt_metrics_json_is_named(train_tool, monkeypatch, star_run,
 
 
 def test_truncated_checkpoint_falls_back_to_the_previous_one(
-        star_run, tiny_voc, tmp_path, capsys):
+        star_run, tiny_voc, tmp_path):
     from tests.conftest import learned_cfg
     _, data = star_run
     work_dir = copy_steps(star_run, str(tmp_path / 'run'), [0, 1])
