@@ -58,3 +58,23 @@ def test_bad_head_config():
         MODELS.build(dict(type='IncrementalASPPHead', in_channels=8,
                           channels=4, classes_per_step=[16],
                           formulation='softmax2'))
+
+
+def test_fused_classifier_equals_each_step_conv():
+    """One convolution over the concatenated classifiers gives each step's
+    own logits, and the gradients reach only the trainable steps."""
+    m = build_tiny([16, 2, 1, 1], formulation='sigmoid')
+    head = m.decode_head
+    for conv in head.conv_seg[:-1]:  # old classifiers frozen, as at t > 0
+        conv.requires_grad_(False)
+    feat = torch.randn(2, 16, 5, 5)
+    per_step = torch.cat([conv(feat) for conv in head.conv_seg], dim=1)
+    fused = head.classify(feat)
+    assert fused.shape == (2, 15 + 2 + 1 + 1, 5, 5)
+    assert torch.allclose(fused, per_step, atol=1e-5)
+    fused[:, -1].sum().backward()
+    assert all(c.weight.grad is None for c in head.conv_seg[:-1])
+    expected = feat.sum(dim=(0, 2, 3))  # d(sum of logit)/d(weight)
+    assert torch.allclose(head.conv_seg[-1].weight.grad.flatten(), expected,
+                          atol=1e-4)
+    assert head.conv_seg[-1].bias.grad.item() == 2 * 5 * 5

@@ -1,8 +1,9 @@
 """DeepLabV3's ASPP head with a classifier that grows at every step."""
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch import Tensor
 
@@ -136,16 +137,24 @@ class IncrementalASPPHead(ASPPHead):
         order (sigmoid formulation: foreground classes only)."""
         if self.dropout is not None:
             feat = self.dropout(feat)
-        return torch.cat([conv(feat) for conv in self.conv_seg], dim=1)
+        return self.classify(feat)
 
     def classify(self, feat: Tensor) -> Tensor:
         """Classifier without dropout on ``(N, C)`` or ``(N, C, H, W)``
         features (prototype replay feeds vectors)."""
+        weight, bias = self.fused_classifier()
         if feat.dim() == 2:
-            weight = torch.cat([c.weight.flatten(1) for c in self.conv_seg])
-            bias = torch.cat([c.bias for c in self.conv_seg])
-            return torch.addmm(bias, feat, weight.t())
-        return torch.cat([conv(feat) for conv in self.conv_seg], dim=1)
+            return torch.addmm(bias, feat, weight.flatten(1).t())
+        return F.conv2d(feat, weight, bias)
+
+    def fused_classifier(self) -> Tuple[Tensor, Tensor]:
+        """The per-step 1x1 classifiers as one convolution's weight and
+        bias (concatenated in train-id order): one kernel however many steps
+        have passed; gradients reach each step's own parameters."""
+        if len(self.conv_seg) == 1:
+            return self.conv_seg[0].weight, self.conv_seg[0].bias
+        return (torch.cat([c.weight for c in self.conv_seg]),
+                torch.cat([c.bias for c in self.conv_seg]))
 
     def to_class_scores(self, logits: Tensor, bg_logit: float = 0.) -> Tensor:
         """Scores over all seen classes, background first, whose arg-max is
