@@ -22,6 +22,7 @@ from cisseg.utils import (WorkDirLock, atomic_write_text, path_inside,
                           read_json)
 from .checkpoint import UnreadableCheckpoint, checkpoint_meta
 from .fail_fast import PeerFailureWatch
+from .runner_utils import release_runner
 from .hooks.exemplar_memory_hook import add_memory, ensure_memory
 from .step_scalars import add_step_scalars
 
@@ -713,6 +714,7 @@ class StepScheduler:
                 add_step_scalars(self.cfg, self.work_dir, entry)
             print_log(f'step {step} done; all steps so far:\n' +
                       self.table(data), logger='current')
+            release_runner(runner)
             del runner
             gc.collect()
             if is_distributed():

@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 
 from cisseg.utils import path_inside, read_json
 from .checkpoint import checkpoint_meta
+from .runner_utils import release_runner
 from .step_scheduler import METRICS_FILE, StepScheduler
 
 
@@ -80,4 +81,6 @@ def test_step(scheduler: StepScheduler, path: str, step: Optional[int],
     checkpoint, step = resolve_checkpoint(scheduler, path, step)
     runner = Runner.from_cfg(
         step_test_config(scheduler, checkpoint, step, work_dir))
-    return runner.test(), step
+    metrics = runner.test()
+    release_runner(runner)
+    return metrics, step

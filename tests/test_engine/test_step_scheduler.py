@@ -322,3 +322,22 @@ def test_checkpoint_without_cisseg_meta_is_refused(tiny_voc, tmp_path):
     with pytest.raises(ValueError, match=r"plain\.pth: not a cisseg "
                        r"checkpoint \(no meta\['cisseg'\]\); expected step 2"):
         sched.check_checkpoint(path, 2)
+
+
+def test_finished_steps_release_their_log_files(star_run):
+    """Each step's Runner logs to step_<t>/<time>/<time>.log; once the step
+    is done no logger holds that file open (a protocol of many steps would
+    otherwise keep one open file per past step)."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    work_dir, _ = star_run
+    logs = glob.glob(osp.join(work_dir, 'step_*', '*', '*.log'))
+    assert {osp.basename(osp.dirname(osp.dirname(p))) for p in logs} == \
+        {'step_0', 'step_1'}
+    still_open = [
+        h.baseFilename for logger in MMLogger._instance_dict.values()
+        for h in logger.handlers
+        if isinstance(h, logging.FileHandler) and h.stream is not None and
+        h.baseFilename.startswith(osp.realpath(work_dir))]
+    assert still_open == []

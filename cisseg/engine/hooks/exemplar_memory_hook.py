@@ -223,6 +223,8 @@ def build_memory_from_checkpoint(cfg) -> Dict[str, int]:
     of ``cfg`` (the step's test-only config with ``incremental.memory``).
     Returns the ``metrics_fields``."""
     from mmengine.runner import Runner
+
+    from ..runner_utils import release_runner
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
     hook = next((h for h in runner.hooks
@@ -231,6 +233,7 @@ def build_memory_from_checkpoint(cfg) -> Dict[str, int]:
         raise ValueError('the config has no ExemplarMemoryHook: set '
                          'incremental.memory.size > 0')
     hook.build(runner)
+    release_runner(runner)
     return hook.metrics_fields
 
 
