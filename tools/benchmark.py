@@ -26,6 +26,7 @@ after training; CUDA: ``torch.cuda.max_memory_allocated``).
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 import platform
@@ -73,6 +74,19 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='train with AmpOptimWrapper (fp16 autocast, dynamic loss scale)')
+    parser.add_argument(
+        '--epoch-images', type=int, default=None,
+        help='images of one real epoch of the step (default: batch x '
+        'iters), e.g. 487 for VOC 15-1 step 1 (overlapped): the step hooks '
+        'pass over that many images and "pass / epoch" divides by '
+        'ceil(images / batch) iterations')
+    parser.add_argument(
+        '--profile', type=int, default=0, metavar='N',
+        help='also profile N training iterations per method (torch.profiler;'
+        ' top operators written next to --out)')
     parser.add_argument('--work-dir', default=None,
                         help='where step-0 files go (default: a temp dir)')
     parser.add_argument('--out', default=None,
@@ -265,6 +279,10 @@ def measure(args, method: str, work_dir: str) -> dict:
     new = list(range(sched.protocol.num_seen(0), sched.protocol.num_seen(1)))
     data = RandomSegData(args.batch * args.iters, args.crop, new,
                          args.seed + 1)
+    # what the step hooks pass over: one real epoch of the step
+    epoch_data = RandomSegData(args.epoch_images, args.crop, new,
+                               args.seed + 2) if args.epoch_images else data
+    epoch_iters = math.ceil(len(epoch_data) / args.batch)
     batches = [pseudo_collate([data[j % len(data)]
                                for j in range(i * args.batch,
                                               (i + 1) * args.batch)])
@@ -277,9 +295,13 @@ def measure(args, method: str, work_dir: str) -> dict:
     model = build_model(cfg1.model, args.device)  # loads the old model
     load_checkpoint(model, step0, map_location='cpu', strict=False,
                     logger='silent')
+    if args.amp:
+        cfg1.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg1.optim_wrapper.loss_scale = 'dynamic'
     optim_wrapper = build_optim_wrapper(model, cfg1.optim_wrapper)
     hooks = build_hooks(cfg1)
-    runner = fake_runner(model, data, args.batch, sched.work_dir, hooks)
+    runner = fake_runner(model, epoch_data, args.batch, sched.work_dir,
+                         hooks)
 
     def call_hooks(name: str) -> float:
         """Call ``name`` on every hook; seconds taken."""
@@ -302,7 +324,9 @@ def measure(args, method: str, work_dir: str) -> dict:
     pass_before = call_hooks('before_train')
 
     model.train()
-    runner.max_iters = args.warmup + args.iters
+    # the timed iterations open the last epoch (STAR-Basic collects its
+    # prototype statistics there)
+    runner.max_iters = args.warmup + epoch_iters
     for i in range(args.warmup):
         train_iter(i, i, batches[i % len(batches)])
     sync(args.device)
@@ -314,8 +338,23 @@ def measure(args, method: str, work_dir: str) -> dict:
     peak_mb = torch.cuda.max_memory_allocated() / 2**20 if cuda \
         else rss_mb() - base_mb
 
-    runner.iter = args.warmup + args.iters
+    runner.iter = runner.max_iters
     pass_after = call_hooks('after_train')
+
+    old_s = 0.0  # the frozen old model's forward alone, per iteration
+    if getattr(model, 'old_model', None) is not None:
+        with torch.no_grad():
+            inputs = [model.data_preprocessor(b, True)['inputs']
+                      for b in batches]
+            model.old_forward(inputs[0])
+            sync(args.device)
+            start = time.perf_counter()
+            for x in inputs:
+                model.old_forward(x)
+            sync(args.device)
+            old_s = (time.perf_counter() - start) / len(inputs)
+    if args.profile:
+        profile_iterations(args, method, model, optim_wrapper, batches)
 
     model.eval()
     with torch.no_grad():
@@ -333,12 +372,34 @@ def measure(args, method: str, work_dir: str) -> dict:
     return dict(
         method=method, iter_s=train_s / args.iters,
         iters_per_s=args.iters / train_s, peak_mb=peak_mb,
+        old_forward_s=old_s, amp=bool(args.amp),
         pass_s=pass_before + pass_after, pass_before_s=pass_before,
-        pass_after_s=pass_after,
-        pass_share=(pass_before + pass_after) / train_s,
+        pass_after_s=pass_after, epoch_iters=epoch_iters,
+        pass_share=(pass_before + pass_after) / (
+            train_s / args.iters * epoch_iters),
         eval_images_per_s=args.iters * args.batch / eval_s,
         stored_bytes=int(stored), replay_per_iter=int(sum(replay.values())),
         checkpoint_bytes=os.path.getsize(step0))
+
+
+def profile_iterations(args, method: str, model, optim_wrapper,
+                       batches) -> None:
+    """Top operators of ``--profile`` training iterations (self time),
+    written to ``<--out>.<method>.profile.txt``."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU]
+    if args.device.startswith('cuda'):
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        for i in range(args.profile):
+            model.train_step(batches[i % len(batches)], optim_wrapper)
+        sync(args.device)
+    key = 'self_cuda_time_total' if args.device.startswith('cuda') \
+        else 'self_cpu_time_total'
+    text = prof.key_averages().table(sort_by=key, row_limit=25)
+    out = (args.out or osp.join(args.work_dir, 'benchmark.json'))
+    with open(f'{osp.splitext(out)[0]}.{method}.profile.txt', 'w') as f:
+        f.write(text)
 
 
 # ------------------------------------------------------------------ table
@@ -347,13 +408,15 @@ def table(results, args, info: dict) -> str:
     lines = [
         f"Model {args.model}, crop {args.crop}, batch {args.batch}, "
         f"{args.iters} timed iterations after {args.warmup} warm-up, step 1 "
-        f"of VOC {args.task} (overlapped); {info['device']}, torch "
+        f"of VOC {args.task} (overlapped), "
+        f"{'AMP (fp16)' if args.amp else 'fp32'}, an epoch of "
+        f"{results[0]['epoch_iters']} iterations; {info['device']}, torch "
         f"{info['torch']}, {info['threads']} threads. Memory: "
         f"{info['memory']}.", '',
-        '| method | train it/s | s/iter | x FT time | peak memory (MiB) | '
-        'x FT memory | prototype pass (s) | pass / epoch | replayed '
-        'features / iter | eval images/s | stored bytes / step |',
-        '|---|---|---|---|---|---|---|---|---|---|---|'
+        '| method | train it/s | s/iter | x FT time | old forward (s) | '
+        'peak memory (MiB) | x FT memory | prototype pass (s) | pass / epoch '
+        '| replayed features / iter | eval images/s | stored bytes / step |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|'
     ]
     for r in results:
         t = f"{r['iter_s'] / ref['iter_s']:.2f}" if ref else '-'
@@ -361,7 +424,8 @@ def table(results, args, info: dict) -> str:
             ref['peak_mb'] > 0 else '-'
         lines.append(
             f"| {r['method']} | {r['iters_per_s']:.3f} | {r['iter_s']:.3f} "
-            f"| {t} | {r['peak_mb']:.0f} | {m} | {r['pass_s']:.2f} | "
+            f"| {t} | {r['old_forward_s']:.3f} | {r['peak_mb']:.0f} | {m} | "
+            f"{r['pass_s']:.2f} | "
             f"{r['pass_share']:.2f} | {r['replay_per_iter']} | "
             f"{r['eval_images_per_s']:.2f} | {r['stored_bytes']} |")
     lines += ['', f"Checkpoint (weights only) of step 0: "
@@ -400,6 +464,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     if args.device is None:
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if args.amp and not args.device.startswith('cuda'):
+        raise ValueError('--amp: mmengine\'s AmpOptimWrapper needs a GPU '
+                         f'(--device {args.device})')
     import cisseg  # noqa: F401  (registers modules)
     from mmengine.logging import MMLogger
     from mmseg.utils import register_all_modules
@@ -430,6 +497,7 @@ def main(argv=None) -> int:
     info = machine_info(args.device)
     print(table(results, args, info))
     if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(dict(args=vars(args), machine=info, results=results),
                       f, indent=2)
@@ -452,7 +520,14 @@ def run_methods(args, methods, work_dir: str) -> list:
                '--model', args.model, '--crop', str(args.crop),
                '--batch', str(args.batch), '--iters', str(args.iters),
                '--warmup', str(args.warmup), '--task', args.task,
-               '--device', args.device, '--seed', str(args.seed)]
+               '--device', args.device, '--seed', str(args.seed),
+               '--profile', str(args.profile)]
+        if args.out:
+            cmd += ['--out', args.out]
+        if args.amp:
+            cmd.append('--amp')
+        if args.epoch_images:
+            cmd += ['--epoch-images', str(args.epoch_images)]
         if args.threads:
             cmd += ['--threads', str(args.threads)]
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -1,6 +1,7 @@
 """What the prototype hooks share: the model behind a Runner and one pass
 over the step's training data."""
 import math
+import time
 from typing import Iterator, Tuple
 
 import torch
@@ -50,13 +51,20 @@ def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
     from torch.utils.data import DataLoader
     model = unwrap_model(runner)
     train = runner.train_dataloader
+    # the training loader's workers: decoding and augmenting a step's images
+    # in the main process would make this pass wait on data
+    workers = getattr(train, 'num_workers', 0)
     loader = DataLoader(
         train.dataset, batch_size=train.batch_size,
         sampler=DefaultSampler(train.dataset, shuffle=False, round_up=False),
-        collate_fn=train.collate_fn, num_workers=0)
+        collate_fn=train.collate_fn, num_workers=workers,
+        pin_memory=getattr(train, 'pin_memory', False),
+        worker_init_fn=getattr(train, 'worker_init_fn', None),
+        persistent_workers=False)
     bar = ProgressBar(len(loader)) if get_rank() == 0 else None
     if bar is not None:
         print_log(f'{desc}: {len(loader)} batches', logger='current')
+    start = time.perf_counter()
     for batch in loader:
         data = model.data_preprocessor(batch, training=False)
         labels = torch.stack(
@@ -66,3 +74,5 @@ def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
             bar.update()
     if bar is not None:
         print()
+        print_log(f'{desc}: {len(loader)} batches in '
+                  f'{time.perf_counter() - start:.1f} s', logger='current')

@@ -127,13 +127,17 @@ class STARSegmentor(IncrementalEncoderDecoder):
                 num = num + w * zero_target_bce(fake_logits).sum()
                 den += w
         if self.background_repetition and self.bg_ratio > 0:
+            # as a mask, not by indexing: no host-device sync on a GPU (a
+            # batch without such cells weighs 0, as if skipped)
             bg = (label == 0) & (old_pred == 0)
-            bg = grid_labels(bg, logits.shape[2:])
-            if bg.any():
-                bg_logits = logits[:, -k:].permute(0, 2, 3, 1)[bg]
-                w = self.bg_ratio * bg_logits.shape[0] / cells
-                num = num + w * zero_target_bce(bg_logits).sum()
-                den += w
+            bg = grid_labels(bg, logits.shape[2:]).unsqueeze(1).to(
+                logits.dtype)
+            count = bg.sum()
+            mean = (F.softplus(logits[:, -k:]) * bg).sum(dim=(0, 2, 3)) / \
+                count.clamp(min=1)
+            w = self.bg_ratio * count / cells
+            num = num + w * mean.sum()
+            den = den + w
         losses[bce.loss_name] = bce.loss_weight * num / den
 
         if self.ocfm_loss is not None:
