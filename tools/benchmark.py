@@ -398,6 +398,7 @@ def profile_iterations(args, method: str, model, optim_wrapper,
         else 'self_cpu_time_total'
     text = prof.key_averages().table(sort_by=key, row_limit=25)
     out = (args.out or osp.join(args.work_dir, 'benchmark.json'))
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with open(f'{osp.splitext(out)[0]}.{method}.profile.txt', 'w') as f:
         f.write(text)
 

@@ -11,6 +11,9 @@
 # setting: it is in configs/star/star-basic_deeplabv3-r101_ade.py.
 optim_wrapper = dict(
     type='OptimWrapper',
+    # one parameter group per distinct setting (faster SGD steps; the
+    # same updates as mmengine's default constructor)
+    constructor='GroupedOptimWrapperConstructor',
     optimizer=dict(
         type='SGD', lr=2.5e-3, momentum=0.9, nesterov=True,
         weight_decay=1e-4),

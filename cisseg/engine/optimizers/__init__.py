@@ -1,0 +1,3 @@
+from .grouped_constructor import GroupedOptimWrapperConstructor
+
+__all__ = ['GroupedOptimWrapperConstructor']
