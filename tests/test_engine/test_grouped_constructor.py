@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from cisseg.engine.optimizers.grouped_constructor import merge_param_groups
+from tests.conftest import REPO
 
 
 class _Net(nn.Module):
@@ -64,5 +65,5 @@ def test_merge_keeps_distinct_settings_apart():
                                       'cityscapes', 'shapes_demo'])
 def test_schedules_use_the_grouped_constructor(schedule):
     from mmengine.config import Config
-    cfg = Config.fromfile(f'configs/_base_/schedules/{schedule}.py')
+    cfg = Config.fromfile(f'{REPO}/configs/_base_/schedules/{schedule}.py')
     assert cfg.optim_wrapper.constructor == 'GroupedOptimWrapperConstructor'
