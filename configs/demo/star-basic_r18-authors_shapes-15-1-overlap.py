@@ -31,6 +31,9 @@ model = dict(
             _delete_=True,
             type='NewClassBCELoss',
             pos_weight=4.0,
+            # 255 pixels are negatives of every new class, as in the authors'
+            # code (False: cisseg's option to leave them out)
+            void_as_negative=True,
             loss_weight=1.0)))
 custom_hooks = [dict(type='PrototypeReplayHook')]
 incremental = dict(

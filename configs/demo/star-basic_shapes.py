@@ -30,6 +30,9 @@ model = dict(
             _delete_=True,
             type='NewClassBCELoss',
             pos_weight=4.0,
+            # cisseg's choice on the demo: leave 255 outlines out of the BCE
+            # (the paper configs count them as negatives, as the authors do)
+            void_as_negative=False,
             loss_weight=1.0)))
 custom_hooks = [dict(type='PrototypeReplayHook')]
 incremental = dict(

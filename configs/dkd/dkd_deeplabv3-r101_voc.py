@@ -33,6 +33,9 @@ model = dict(
             _delete_=True,
             type='NewClassBCELoss',
             pos_weight=2.0,
+            # 255 pixels are negatives of every new class, as in the authors'
+            # code (False: cisseg's option to leave them out)
+            void_as_negative=True,
             loss_weight=1.0)))
 train_dataloader = dict(batch_size=32)
 # the auxiliary classifier learns at the classifiers' rate

@@ -101,3 +101,33 @@ def test_eta_bg_by_hand(tmp_path):
     assert bank.bg_count == pytest.approx(1200.0)
     assert bank.counts() == {3: 70.0, 16: 2.0}
     assert bank.meta['step'] == 1
+
+
+def test_star_bce_void_as_negative():
+    """STAR's own BCE at t > 0 follows the head's NewClassBCELoss: with
+    void_as_negative the 255 pixels count as negatives of the new class
+    (the authors' code), otherwise they are left out."""
+    from cisseg.models.losses import new_class_bce
+    from mmseg.models.utils import resize
+    torch.manual_seed(0)
+    new, _ = _with_old('STARSegmentor', 'sigmoid', ocfm_loss=None,
+                       sad_loss=None, prototype_replay=False)
+    new.eval()
+    new.bg_ratio = 0.0
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, :8] = 16
+    label[:, 8:12] = 255
+    new.old_full_prediction = lambda logits, size: torch.zeros_like(label)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        _, logits = new.decode_features(x)
+    up = resize(logits[:, -1:], size=(32, 32), mode='bilinear',
+                align_corners=False)
+    pw = new.decode_head.loss_decode.pos_weight
+    for void, ignore in ((False, 255), (True, None)):
+        new.decode_head.loss_decode.void_as_negative = void
+        got = new.loss(x, _samples(label))['loss_bce']
+        want = new_class_bce(up, label, 16, ignore, pw).sum()
+        assert got.item() == pytest.approx(want.item(), rel=1e-5)
+    assert new_class_bce(up, label, 16, None, pw).item() != pytest.approx(
+        new_class_bce(up, label, 16, 255, pw).item(), rel=1e-3)

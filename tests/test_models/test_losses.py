@@ -24,6 +24,19 @@ def test_new_class_bce_by_hand():
     assert loss(logits, label, 16).item() == pytest.approx(2 * expected)
 
 
+def test_new_class_bce_void_as_negative_by_hand():
+    """The authors' WBCELoss: a 255 pixel is a negative of every new class
+    and counts in the mean (here: softplus(-1) over 3 pixels)."""
+    logits = torch.tensor([0., 1., -1.]).view(1, 1, 1, 3)
+    label = torch.tensor([16, 0, 255]).view(1, 1, 3)
+    expected = (4 * math.log(2) + softplus(1.) + softplus(-1.)) / 3
+    got = new_class_bce(logits, label, first_class=16, ignore_index=None)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    loss = NewClassBCELoss(pos_weight=4.0, void_as_negative=True)
+    assert loss(logits, label, 16, ignore_index=255).item() == \
+        pytest.approx(expected, rel=1e-6)
+
+
 def test_new_class_bce_sums_classes():
     logits = torch.tensor([[0.5, -0.5], [2.0, 0.0]]).view(1, 2, 1, 2)
     label = torch.tensor([3, 4]).view(1, 1, 2)  # classes 3 and 4

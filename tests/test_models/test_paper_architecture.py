@@ -177,3 +177,22 @@ def test_authors_r18_base_is_full_width_torchvision_layout():
     with torch.no_grad():
         feats, logits = model.decode_features(torch.randn(1, 3, 64, 64))
     assert feats.shape == (1, 256, 4, 4) and logits.shape == (1, 21, 4, 4)
+
+
+def test_sigmoid_paper_configs_count_void_as_negative():
+    """Every STAR/DKD paper config (and what inherits it: STAR-Lite, STAR-M)
+    trains the BCE as the authors do, 255 pixels as negatives; the demo
+    names cisseg's choice."""
+    import glob
+    leaves = sorted(glob.glob(osp.join(REPO, 'configs', 'star', '*.py')) +
+                    glob.glob(osp.join(REPO, 'configs', 'dkd', '*.py')))
+    assert len(leaves) > 30
+    for path in leaves:
+        loss = Config.fromfile(path).model.decode_head.loss_decode
+        assert loss.type == 'NewClassBCELoss' and \
+            loss.void_as_negative is True, path
+    for name in ('star-basic_shapes.py', 'star-lite_shapes.py',
+                 'dkd_shapes.py'):
+        loss = Config.fromfile(osp.join(REPO, 'configs', 'demo', name)) \
+            .model.decode_head.loss_decode
+        assert loss.void_as_negative is False, name

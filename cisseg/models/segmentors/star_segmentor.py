@@ -109,7 +109,8 @@ class STARSegmentor(IncrementalEncoderDecoder):
         bce = head.loss_decode
         up = resize(logits[:, -k:], size=label.shape[1:], mode='bilinear',
                     align_corners=self.align_corners)
-        num = new_class_bce(up, label, first_new, head.ignore_index,
+        num = new_class_bce(up, label, first_new,
+                            bce.label_ignore(head.ignore_index),
                             bce.pos_weight).sum()
         den = 1.0
         cells = logits.shape[0] * logits.shape[2] * logits.shape[3]
