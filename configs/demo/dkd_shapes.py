@@ -1,11 +1,12 @@
 # DKD on the synthetic "shapes" data (the CPU demo), with the demo's schedule
-# (schedules/shapes_demo.py: one learning rate at step 0, 10x smaller at
-# t > 0): the losses and weights of configs/dkd/dkd_deeplabv3-r101_voc.py
-# (sigmoid logits, BCE pos_weight 2 at step 0 and 1 later, loss_kd,
-# loss_dkd_pos, loss_dkd_neg with weight 5, loss_ac with weight 1, new
-# classifiers from the auxiliary one) and its t > 0 rule: frozen BN and
-# dropout, x10 on the decode head and the auxiliary classifier, no weight
-# decay. The protocol leaves (dkd_shapes-<task>-<setting>.py) inherit it.
+# (schedules/shapes_demo.py: one learning rate at step 0, 10x smaller at t >
+# 0): the losses and weights of
+# configs/dkd/dkd_deeplabv3-r101_1xb32_voc-512x512.py (sigmoid logits, BCE
+# pos_weight 2 at step 0 and 1 later, loss_kd, loss_dkd_pos, loss_dkd_neg with
+# weight 5, loss_ac with weight 1, new classifiers from the auxiliary one) and
+# its t > 0 rule: frozen BN and dropout, x10 on the decode head and the
+# auxiliary classifier, no weight decay. The protocol leaves
+# (dkd_shapes-<task>-<setting>.py) inherit it.
 _base_ = [
     '../_base_/models/deeplabv3_r18-tiny.py',
     '../_base_/datasets/shapes_voc.py',

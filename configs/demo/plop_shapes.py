@@ -1,10 +1,11 @@
 # PLOP on the synthetic "shapes" data (the CPU demo), with the demo's schedule
-# (schedules/shapes_demo.py, as MiB's demo: PLOP trains with MiB's
-# schedule): the losses and weights of configs/plop/plop_deeplabv3-r101_voc.py
-# (entropy pseudo-labels with per-class median thresholds, adaptive factor,
-# Local POD with weight 0.01 over the four backbone stages and the head's
-# features and 0.0005 over its logits, background-based initialisation). The
-# protocol leaves (plop_shapes-<task>-<setting>.py) inherit it.
+# (schedules/shapes_demo.py, as MiB's demo: PLOP trains with MiB's schedule):
+# the losses and weights of
+# configs/plop/plop_deeplabv3-r101_1xb24_voc-512x512.py (entropy pseudo-labels
+# with per-class median thresholds, adaptive factor, Local POD with weight 0.01
+# over the four backbone stages and the head's features and 0.0005 over its
+# logits, background-based initialisation). The protocol leaves
+# (plop_shapes-<task>-<setting>.py) inherit it.
 _base_ = [
     '../_base_/models/deeplabv3_r18-tiny.py',
     '../_base_/datasets/shapes_voc.py',

@@ -154,7 +154,8 @@ def _names(ds):
 def test_voc_steps_through_the_config(voc_root, tmp_path, setting, step,
                                       expected):
     _, cfg = _step_cfg(
-        f'star/star-basic_deeplabv3-r101_voc-15-1-{setting}.py', voc_root,
+        f'star/star-basic_deeplabv3-r101_1xb24_voc-15-1-{setting}-512x512.py',
+        voc_root,
         str(tmp_path), step)
     inner = cfg.train_dataloader.dataset.dataset
     assert inner.data_root == voc_root
@@ -171,7 +172,8 @@ def test_voc_steps_through_the_config(voc_root, tmp_path, setting, step,
 
 
 def test_voc_sample_through_the_real_pipeline(voc_root, tmp_path):
-    _, cfg = _step_cfg('mib/mib_deeplabv3-r101_voc-15-1-overlap.py',
+    _, cfg = _step_cfg('mib/mib_deeplabv3-r101_1xb24_'
+                       'voc-15-1-overlap-512x512.py',
                        voc_root, str(tmp_path), 1)
     ds = _build(cfg)
     names = [osp.basename(ds.get_data_info(j)['img_path'])[:-4]
@@ -217,7 +219,8 @@ def ade_root(tmp_path_factory):
 def test_ade_steps_keep_zero_as_background(ade_root, tmp_path, step,
                                            expected):
     _, cfg = _step_cfg(
-        'star/star-basic_deeplabv3-r101_ade-100-50-overlap.py', ade_root,
+        'star/star-basic_deeplabv3-r101_1xb24_'
+        'ade-100-50-overlap-512x512.py', ade_root,
         str(tmp_path), step)
     assert cfg.model.decode_head.loss_decode.pos_weight == 30.0
     ds = _build(cfg)
@@ -307,7 +310,8 @@ def test_cityscapes_converter(city_root):
 @pytest.mark.parametrize('step,expected', [
     (0, [0, 1, 4, 6, 7, 10, 11]), (1, [1, 2, 3, 6, 8, 9])])
 def test_cityscapes_steps(city_root, tmp_path, step, expected):
-    _, cfg = _step_cfg('mib/mib_deeplabv3-r101_cityscapes-13-6-overlap.py',
+    _, cfg = _step_cfg('mib/mib_deeplabv3-r101_1xb24_'
+                       'cityscapes-13-6-overlap-512x512.py',
                        city_root, str(tmp_path), step)
     ds = _build(cfg)
     assert _names(ds) == sorted(_city_name('train', i)[1] for i in expected)
@@ -322,7 +326,8 @@ def test_cityscapes_steps(city_root, tmp_path, step, expected):
 ])
 def test_cityscapes_virtual_background(city_root, tmp_path, unseen, step,
                                        expected):
-    _, cfg = _step_cfg('mib/mib_deeplabv3-r101_cityscapes-13-6-overlap.py',
+    _, cfg = _step_cfg('mib/mib_deeplabv3-r101_1xb24_'
+                       'cityscapes-13-6-overlap-512x512.py',
                        city_root, str(tmp_path), step,
                        **{'incremental.unseen': unseen})
     # void stays ignored without the STAR-TPAMI VoidToBackground
@@ -340,8 +345,8 @@ def test_cityscapes_virtual_background(city_root, tmp_path, unseen, step,
 @pytest.mark.parametrize('step,expected', [(0, {0, 1}), (1, {0, 1, 14, 19})])
 def test_cityscapes_void_is_background_as_star_tpami(city_root, tmp_path,
                                                      step, expected):
-    _, cfg = _step_cfg('star/star-basic_deeplabv3-r101_cityscapes-13-6'
-                       '-overlap.py', city_root, str(tmp_path), step)
+    _, cfg = _step_cfg('star/star-basic_deeplabv3-r101_1xb24_cityscapes-13-6'
+                       '-overlap-512x512.py', city_root, str(tmp_path), step)
     test = _build(cfg, 'test')
     gt = test[0]['data_samples'].gt_sem_seg.data.numpy()  # road, car, bike
     assert set(np.unique(gt)) == expected  # void (255) -> 0
@@ -352,7 +357,8 @@ def test_cityscapes_void_is_background_as_star_tpami(city_root, tmp_path,
 # ------------------------------------------------------ missing/malformed
 def test_missing_or_malformed_datasets(voc_root, ade_root, city_root,
                                        tmp_path):
-    cfg_v = 'finetune/finetune_deeplabv3-r101_voc-15-1-overlap.py'
+    cfg_v = ('finetune/finetune_deeplabv3-r101_1xb24_'
+             'voc-15-1-overlap-512x512.py')
     with pytest.raises(FileNotFoundError, match='does not exist'):
         _build(_step_cfg(cfg_v, str(tmp_path / 'nowhere'), str(tmp_path),
                          0)[1])
@@ -371,7 +377,8 @@ def test_missing_or_malformed_datasets(voc_root, ade_root, city_root,
                        r'\(dataset ADE20KCISSDataset expects '
                        r'data_root/images/training/\)'):
         _build(_step_cfg(
-            'finetune/finetune_deeplabv3-r101_ade-100-50-overlap.py', ade2,
+            'finetune/finetune_deeplabv3-r101_1xb24_'
+            'ade-100-50-overlap-512x512.py', ade2,
             str(tmp_path), 0)[1])
     # Cityscapes labelIds saved under the labelTrainIds name: values 7, 26
     city2 = str(tmp_path / 'city2')
@@ -385,7 +392,8 @@ def test_missing_or_malformed_datasets(voc_root, ade_root, city_root,
                        match=rf'{name}_gtFine_labelTrainIds.png: label '
                        r'values \[26\] are not classes'):
         _build(_step_cfg(
-            'finetune/finetune_deeplabv3-r101_cityscapes-13-6-overlap.py',
+            'finetune/finetune_deeplabv3-r101_1xb24_'
+            'cityscapes-13-6-overlap-512x512.py',
             city2, str(tmp_path), 0)[1])
 
 
@@ -405,9 +413,12 @@ TINY = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize('config,root', [
-    ('star/star-basic_deeplabv3-r101_voc-15-1-overlap.py', 'voc_root'),
-    ('star/star-basic_deeplabv3-r101_ade-100-50-overlap.py', 'ade_root'),
-    ('mib/mib_deeplabv3-r101_cityscapes-13-6-overlap.py', 'city_root'),
+    ('star/star-basic_deeplabv3-r101_1xb24_'
+     'voc-15-1-overlap-512x512.py', 'voc_root'),
+    ('star/star-basic_deeplabv3-r101_1xb24_'
+     'ade-100-50-overlap-512x512.py', 'ade_root'),
+    ('mib/mib_deeplabv3-r101_1xb24_'
+     'cityscapes-13-6-overlap-512x512.py', 'city_root'),
 ])
 def test_train_tool_runs_a_real_config(config, root, request, tmp_path):
     data_root = request.getfixturevalue(root)

@@ -35,9 +35,11 @@ def _paper_model(rel, classes_per_step=(16, 1)):
 
 
 @pytest.mark.parametrize('rel', [
-    'configs/star/star-basic_deeplabv3-r101_voc-15-1-overlap.py',
-    'configs/star/star-basic_deeplabv3-r101_ade-100-50-overlap.py',
-    'configs/star/star-lite_deeplabv3-r101_cityscapes-13-1-overlap.py',
+    'configs/star/star-basic_deeplabv3-r101_1xb24_voc-15-1-overlap-512x512.py',
+    'configs/star/star-basic_deeplabv3-r101_1xb24_'
+    'ade-100-50-overlap-512x512.py',
+    'configs/star/star-lite_deeplabv3-r101_1xb24_'
+    'cityscapes-13-1-overlap-512x512.py',
 ])
 def test_paper_configs_build_the_authors_backbone(rel):
     cfg = Config.fromfile(osp.join(REPO, rel)).model
@@ -77,7 +79,8 @@ def test_paper_configs_build_the_authors_backbone(rel):
 
 def test_paper_configs_build_the_authors_head():
     _, model = _paper_model(
-        'configs/star/star-basic_deeplabv3-r101_voc-15-1-overlap.py')
+        'configs/star/star-basic_deeplabv3-r101_1xb24_'
+        'voc-15-1-overlap-512x512.py')
     head = model.decode_head
     assert head.aspp_layout == 'torchvision' and head.formulation == 'sigmoid'
     # branches: 1x1, 3x3 at dilations 6, 12, 18, image pooling; 256 each

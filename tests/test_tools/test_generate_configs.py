@@ -40,22 +40,26 @@ def test_check_reports_missing_changed_and_stale_files(tmp_path):
     out = str(tmp_path)
     assert gen.write(out) == len(gen.leaves())
     assert gen.check(out) == []
-    leaf = osp.join(out, 'mib', 'mib_deeplabv3-r101_voc-15-1-overlap.py')
+    leaf = osp.join(out, 'mib',
+                    'mib_deeplabv3-r101_1xb24_voc-15-1-overlap-512x512.py')
     with open(leaf, 'a') as f:
         f.write('# hand edit\n')
-    os.remove(osp.join(out, 'star', 'star-lite_deeplabv3-r101_voc-2-2-'
-                       'disjoint.py'))
-    stale = osp.join(out, 'mib', 'mib_deeplabv3-r101_voc-7-7-overlap.py')
+    os.remove(osp.join(out, 'star', 'star-lite_deeplabv3-r101_1xb24_voc-2-2-'
+                       'disjoint-512x512.py'))
+    stale = osp.join(out, 'mib',
+                     'mib_deeplabv3-r101_1xb24_voc-7-7-overlap-512x512.py')
     with open(stale, 'w') as f:
         f.write(gen.HEADER)
     with open(osp.join(out, 'mib', 'hand_written.py'), 'w') as f:
         f.write('x = 1\n')  # not generated: left alone
     problems = gen.check(out)
     assert len(problems) == 3
-    assert problems[0].endswith('voc-15-1-overlap.py: differs from the table')
-    assert any(p.endswith('2-2-disjoint.py: missing') for p in problems)
-    assert any(p.endswith('7-7-overlap.py: generated but not in the table '
-                          'any more') for p in problems)
+    assert problems[0].endswith('voc-15-1-overlap-512x512.py: differs from '
+                                'the table')
+    assert any(p.endswith('2-2-disjoint-512x512.py: missing')
+               for p in problems)
+    assert any(p.endswith('7-7-overlap-512x512.py: generated but not in the '
+                          'table any more') for p in problems)
     gen.write(out)
     assert gen.check(out) == [] and not osp.exists(stale)
     assert osp.exists(osp.join(out, 'mib', 'hand_written.py'))
@@ -85,7 +89,9 @@ SCHEDULES = {
                   r.startswith('demo' + os.sep)))
 def test_leaf_hyper_parameters(rel, tmp_path):
     name = osp.basename(rel)[:-3]
-    method, model, rest = name.split('_')
+    # mmseg's naming: <method>_<model>_<GPUs>xb<batch>_<dataset...>-<crop>
+    method, model, gpus_batch, rest = name.split('_')
+    rest, crop_name = rest.rsplit('-', 1)
     dataset, task = rest.split('-', 1)
     setting = 'overlap'
     for s in ('overlap', 'disjoint'):
@@ -126,6 +132,11 @@ def test_leaf_hyper_parameters(rel, tmp_path):
     key = (method if method in ('dkd', 'plop') else
            'star' if method.startswith('star') else 'mib', dataset)
     lr0, lr1, epochs, batch, crop, head_mult, wd = SCHEDULES[key]
+    # the name's batch and crop are the config's
+    assert gpus_batch == f'1xb{batch}' == \
+        f'1xb{cfg.train_dataloader.batch_size}'
+    assert crop_name == f'{crop[0]}x{crop[1]}' == \
+        'x'.join(map(str, cfg.crop_size))
     sched = StepScheduler(cfg)
     c0 = sched.config_for_step(0)
     opt = c0.optim_wrapper.optimizer

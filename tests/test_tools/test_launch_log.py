@@ -15,7 +15,7 @@ from tests.conftest import REPO
 from tests.test_tools.conftest import LEAF
 
 PAPER = osp.join(REPO, 'configs', 'star',
-                 'star-basic_deeplabv3-r101_voc-15-1-overlap.py')
+                 'star-basic_deeplabv3-r101_1xb24_voc-15-1-overlap-512x512.py')
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 
 

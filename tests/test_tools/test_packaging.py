@@ -40,7 +40,8 @@ def test_wheel_ships_configs_and_tools(source, tmp_path):
     for path in ('configs/_base_/default_runtime.py',
                  'configs/demo/star-basic_shapes.py',
                  'configs/demo/star-basic_shapes-15-1-overlap.py',
-                 'configs/star/star-basic_deeplabv3-r101_voc-15-1-overlap.py',
+                 'configs/star/star-basic_deeplabv3-r101_1xb24_'
+                 'voc-15-1-overlap-512x512.py',
                  'tools/train.py', 'tools/test.py', 'tools/dist_train.sh',
                  'tools/misc/generate_configs.py'):
         assert f'cisseg/.mim/{path}' in names, path

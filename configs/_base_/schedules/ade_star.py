@@ -1,14 +1,14 @@
 # STAR's (and DKD's) ADE20K schedule, per step (jinpeng0528/STAR
 # configs/config_ade.json and scripts/ade/*): SGD, momentum 0.9, Nesterov,
 # weight decay 1e-4, 100 epochs per step, batch 24 (datasets/ade20k.py).
-# Learning rate 2.5e-3 at step 0 and 2.5e-4 at later steps, x10 on the
-# decode head (ASPP and classifiers) at every step; at t > 0 the STAR method
-# file adds x100 on the new classifier. Warm-up then poly, as the authors'
-# WarmupPolyLR: the poly factor (power 0.9, to 0 at the end of the step)
-# times a linear warm-up from 0.001 to 1 over the first 20% of the step
-# (20 of 100 epochs; change `end` with max_epochs). The authors train with
-# AMP: add --amp on GPUs. STAR's BCE pos_weight for ADE20K (30) is a loss
-# setting: it is in configs/star/star-basic_deeplabv3-r101_ade.py.
+# Learning rate 2.5e-3 at step 0 and 2.5e-4 at later steps, x10 on the decode
+# head (ASPP and classifiers) at every step; at t > 0 the STAR method file adds
+# x100 on the new classifier. Warm-up then poly, as the authors' WarmupPolyLR:
+# the poly factor (power 0.9, to 0 at the end of the step) times a linear
+# warm-up from 0.001 to 1 over the first 20% of the step (20 of 100 epochs;
+# change `end` with max_epochs). The authors train with AMP: add --amp on GPUs.
+# STAR's BCE pos_weight for ADE20K (30) is a loss setting: it is in
+# configs/star/star-basic_deeplabv3-r101_1xb24_ade-512x512.py.
 optim_wrapper = dict(
     type='OptimWrapper',
     # one parameter group per distinct setting (faster SGD steps; the
