@@ -39,11 +39,11 @@ def test_methods_are_configs_not_a_private_key():
     # one config per (method, dataset) and the leaves over it
     folders = {osp.dirname(r) for r in all_configs()}
     assert folders == {'demo', 'finetune', 'mib', 'star', 'dkd', 'plop'}
-    # + STAR-M (VOC config, 8 leaves), 3 demo memory methods (config + 2),
-    # DKD and PLOP (VOC and ADE20K configs and 16 leaves, demo config + 2),
-    # the side-by-side leaf with the authors' architecture (demo)
+    # + STAR-M and DKD-M (VOC config, 8 leaves each), 4 demo memory methods
+    # (config + 2), DKD and PLOP (VOC and ADE20K configs and 16 leaves, demo
+    # config + 2), the side-by-side leaf with the authors' architecture
     assert len(all_configs()) == \
-        84 + 4 * 3 + 4 + (1 + 8) + 3 * 3 + 2 * (2 + 16 + 3) + 3 + 1
+        84 + 4 * 3 + 4 + 2 * (1 + 8) + 4 * 3 + 2 * (2 + 16 + 3) + 3 + 1
 
 
 @pytest.fixture(scope='module')

@@ -25,10 +25,10 @@ def test_committed_leaves_equal_the_generator_output():
     gen = _generator()
     assert gen.check(CONFIGS) == []
     # papers: 4 methods x (VOC 12 + ADE 4 + Cityscapes 2) + 3 offline, STAR-M
-    # on the 8 VOC protocols of the authors' scripts, DKD and PLOP on VOC and
-    # ADE20K; demo: 9 methods x 2 settings + offline
+    # and DKD-M on the 8 VOC protocols of the authors' scripts, DKD and PLOP
+    # on VOC and ADE20K; demo: 11 methods x 2 settings + offline
     assert len(gen.leaves()) == \
-        4 * (12 + 4 + 2) + 3 + 8 + 2 * (12 + 4) + 10 * 2 + 1
+        4 * (12 + 4 + 2) + 3 + 2 * 8 + 2 * (12 + 4) + 11 * 2 + 1
     # every leaf's base (a method's config per dataset) is in the repository
     for rel, text in gen.leaves().items():
         base = text.split("_base_ = ['./")[1].split("'")[0]
@@ -103,8 +103,10 @@ def test_leaf_hyper_parameters(rel, tmp_path):
     assert (inc.dataset, inc.task, inc.get('setting', 'overlap')) == (
         dataset, task, setting)
     assert inc.method == {'star-basic': 'star_basic', 'star-lite':
-                          'star_lite', 'star-basic-m': 'star_basic_m'}.get(
-                              method, method)
+                          'star_lite', 'star-basic-m': 'star_basic_m',
+                          'dkd-m': 'dkd_m'}.get(method, method)
+    if method.endswith('-m'):  # the exemplar memory of the papers' -M rows
+        assert inc.memory.size == 50
     bb = cfg.model.backbone
     assert (bb.type, bb.depth, bb.strides, bb.dilations) == (
         'ResNet', 101, (1, 2, 2, 1), (1, 1, 1, 2))
@@ -117,7 +119,7 @@ def test_leaf_hyper_parameters(rel, tmp_path):
         assert head.formulation == 'sigmoid'
         assert head.loss_decode.pos_weight == (30.0 if dataset == 'ade'
                                                else 4.0)
-    if method == 'dkd':  # pos_weight: 2 at step 0 on VOC, 35 on ADE20K
+    if method.startswith('dkd'):  # pos_weight: 2 on VOC, 35 on ADE20K
         assert head.formulation == 'sigmoid'
         assert head.loss_decode.pos_weight == (35.0 if dataset == 'ade'
                                                else 2.0)
@@ -129,7 +131,8 @@ def test_leaf_hyper_parameters(rel, tmp_path):
             (1e-3, 1e-5) if dataset == 'ade' else (1e-2, 5e-4))
         assert [h.type for h in cfg.custom_hooks] == [
             'PseudoLabelThresholdHook']
-    key = (method if method in ('dkd', 'plop') else
+    key = ('dkd' if method.startswith('dkd') else
+           method if method == 'plop' else
            'star' if method.startswith('star') else 'mib', dataset)
     lr0, lr1, epochs, batch, crop, head_mult, wd = SCHEDULES[key]
     # the name's batch and crop are the config's

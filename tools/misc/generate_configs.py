@@ -32,7 +32,7 @@ MODEL_NAME = 'deeplabv3-r101'
 # mmseg's name parts: GPUs x batch per GPU (the configs' batch_size on one
 # process; tools/train.py scales nothing unless asked, see auto_scale_lr)
 # and the training crop. (method, dataset) -> batch where not 24.
-BATCH = {('dkd', 'voc'): 32}
+BATCH = {('dkd', 'voc'): 32, ('dkd-m', 'voc'): 32}
 CROP = '512x512'
 
 # dataset -> the tasks and settings the papers report.
@@ -56,19 +56,22 @@ METHODS = {
     'star-lite': 'star',
     'star-basic-m': 'star',
     'dkd': 'dkd',
+    'dkd-m': 'dkd',
     'plop': 'plop',
 }
 
 # Methods run only on some protocols: method -> {dataset: ((task, setting),
 # ...)}; datasets not listed get no leaves. STAR-M: the VOC protocols the
 # authors ship a --mem_size script for (jinpeng0528/STAR scripts/voc/).
+MEMORY_PROTOCOLS = {
+    'voc': (('15-1', 'overlap'), ('15-5', 'overlap'), ('19-1', 'overlap'),
+            ('10-1', 'overlap'), ('5-3', 'overlap'), ('15-1', 'disjoint'),
+            ('15-5', 'disjoint'), ('19-1', 'disjoint')),
+}
 ONLY = {
-    'star-basic-m': {
-        'voc': (('15-1', 'overlap'), ('15-5', 'overlap'),
-                ('19-1', 'overlap'), ('10-1', 'overlap'),
-                ('5-3', 'overlap'), ('15-1', 'disjoint'),
-                ('15-5', 'disjoint'), ('19-1', 'disjoint')),
-    },
+    'star-basic-m': MEMORY_PROTOCOLS,
+    # DKD-M: the same VOC protocols (the DKD and STAR papers' DKD-M rows)
+    'dkd-m': MEMORY_PROTOCOLS,
     # DKD and PLOP: every Pascal VOC and ADE20K protocol (their code has no
     # class-incremental Cityscapes).
     **{m: {d: tuple((t, s) for t in DATASETS[d]['tasks']
@@ -94,7 +97,7 @@ DEMO = dict(
     folder='demo',
     dataset='voc',
     methods=('finetune', 'mib', 'star-basic', 'star-lite', 'star-lite-zero',
-             'star-basic-m', 'finetune-m', 'mib-m', 'dkd', 'plop'),
+             'star-basic-m', 'finetune-m', 'mib-m', 'dkd', 'dkd-m', 'plop'),
     tasks=('15-1', ),
     settings=('overlap', 'disjoint'),
     offline=dict(file='offline_shapes.py', method=OFFLINE_METHOD,
