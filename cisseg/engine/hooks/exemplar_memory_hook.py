@@ -23,6 +23,7 @@ from cisseg.datasets.memory import (MEMORY_LABELS, MEMORY_RULES,
                                     merge_candidates, select_memory)
 from cisseg.datasets.protocols import build_protocol
 from cisseg.utils import atomic_write_text
+from ..runner_utils import release_runner
 from .utils import unwrap_model
 
 MEMORY_KEYS = ('size', 'rule', 'labels', 'score_thr')
@@ -223,8 +224,6 @@ def build_memory_from_checkpoint(cfg) -> Dict[str, int]:
     of ``cfg`` (the step's test-only config with ``incremental.memory``).
     Returns the ``metrics_fields``."""
     from mmengine.runner import Runner
-
-    from ..runner_utils import release_runner
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
     hook = next((h for h in runner.hooks

@@ -59,8 +59,7 @@ def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
         sampler=DefaultSampler(train.dataset, shuffle=False, round_up=False),
         collate_fn=train.collate_fn, num_workers=workers,
         pin_memory=getattr(train, 'pin_memory', False),
-        worker_init_fn=getattr(train, 'worker_init_fn', None),
-        persistent_workers=False)
+        worker_init_fn=getattr(train, 'worker_init_fn', None))
     bar = ProgressBar(len(loader)) if get_rank() == 0 else None
     if bar is not None:
         print_log(f'{desc}: {len(loader)} batches', logger='current')
