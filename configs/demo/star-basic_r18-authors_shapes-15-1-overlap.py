@@ -4,7 +4,8 @@
 # with the authors' code"): their DeepLabV3 (torchvision-layout ResNet, OS16,
 # their ASPP head) on a full-width ResNet-18 from scratch; SGD with Nesterov,
 # x10 on the decode head at every step (x100 on the new classifier at t > 0),
-# poly to 0; their random resized crop (0.5-2x the area) and flip; at test,
+# poly to 0; their random resized crop (0.5-2x the area) and flip, resized
+# with PIL as torchvision does; at test,
 # the val images with a seen class, resized and centre-cropped to 64. The
 # demo's schedule: 1500 iterations at lr 0.05, then 200 at 0.002, batch 8.
 _base_ = [
@@ -27,6 +28,9 @@ model = dict(
         num_classes=16,
         classes_per_step=[16],
         formulation='sigmoid',
+        # classifier biases drawn as PyTorch's default, as the authors'
+        # classifiers start ('zero': cisseg's option)
+        cls_bias_init='uniform',
         loss_decode=dict(
             _delete_=True,
             type='NewClassBCELoss',
@@ -63,14 +67,15 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='RandomResizedCrop', size=crop_size, scale=(0.5, 2.0),
-         ratio=(3. / 4., 4. / 3.)),
+         ratio=(3. / 4., 4. / 3.), backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='ResizeCenterCrop', size=64, crop_size=crop_size),
+    dict(type='ResizeCenterCrop', size=64, crop_size=crop_size,
+         backend='pillow'),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(dataset=dict(

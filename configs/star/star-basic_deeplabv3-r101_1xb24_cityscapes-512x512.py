@@ -28,6 +28,9 @@ model = dict(
     freeze_old_classifiers=True,
     decode_head=dict(
         formulation='sigmoid',
+        # classifier biases drawn as PyTorch's default, as the authors'
+        # classifiers start ('zero': cisseg's option)
+        cls_bias_init='uniform',
         loss_decode=dict(
             _delete_=True,
             type='NewClassBCELoss',

@@ -63,6 +63,44 @@ def test_resize_center_crop_is_the_evaluated_view():
         ResizeCenterCrop(size=4, crop_size=5)(_results(10, 20))
 
 
+def test_pillow_backend_resizes_as_pil():
+    # the authors' torchvision transforms resize PIL images: antialiased
+    # bilinear for the image, nearest at pixel centres for the label
+    from PIL import Image
+    rng = np.random.RandomState(0)
+    img = rng.randint(0, 256, (30, 40, 3)).astype(np.uint8)
+    label = rng.randint(0, 21, (30, 40)).astype(np.uint8)
+    t = RandomResizedCrop(size=(12, 16), scale=(1.0, 1.0), ratio=(4 / 3, 4 / 3),
+                          backend='pillow')
+    out = t(dict(img=img.copy(), gt_seg_map=label.copy(),
+                 seg_fields=['gt_seg_map']))
+    want_img = np.asarray(Image.fromarray(img).resize((16, 12),
+                                                      Image.BILINEAR))
+    want_lab = np.asarray(Image.fromarray(label).resize((16, 12),
+                                                        Image.NEAREST))
+    assert np.array_equal(out['img'], want_img)
+    assert np.array_equal(out['gt_seg_map'], want_lab)
+    # OpenCV's bilinear does not antialias: a 2.5x shrink differs
+    cv = RandomResizedCrop(size=(12, 16), scale=(1.0, 1.0),
+                           ratio=(4 / 3, 4 / 3))(dict(img=img.copy()))
+    assert not np.array_equal(cv['img'], want_img)
+    # a wider label type keeps its type and values
+    out = ResizeCenterCrop(size=15, crop_size=(15, 15), backend='pillow')(
+        dict(img=img.copy(), gt_seg_map=label.astype(np.int64),
+             seg_fields=['gt_seg_map']))
+    resized = np.asarray(Image.fromarray(label).resize((20, 15),
+                                                       Image.NEAREST))
+    assert out['gt_seg_map'].dtype == np.int64
+    assert np.array_equal(out['gt_seg_map'], resized[:, 2:17])
+
+
+def test_crop_backend_is_checked():
+    with pytest.raises(ValueError, match='backend must be one of'):
+        RandomResizedCrop(size=8, backend='PIL')
+    with pytest.raises(ValueError, match='ResizeCenterCrop: backend'):
+        ResizeCenterCrop(size=8, crop_size=8, backend='pil')
+
+
 def test_void_to_background():
     res = dict(gt_seg_map=np.array([[0, 3, 255]], np.uint8),
                seg_fields=['gt_seg_map'])

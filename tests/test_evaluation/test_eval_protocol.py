@@ -123,11 +123,13 @@ def test_paper_datasets_evaluate_as_the_authors(name, images, unseen):
         (unseen == 'background') == (test.get('test_unseen') is None)
     views = [t for t in test.dataset.pipeline
              if t['type'] == 'ResizeCenterCrop']
+    # resized with PIL, as the authors' torchvision transforms
     assert views == [dict(type='ResizeCenterCrop', size=512,
-                          crop_size=(512, 512))]
+                          crop_size=(512, 512), backend='pillow')]
     crops = [t for t in cfg.train_pipeline if t['type'] ==
              'RandomResizedCrop']
     assert crops[0]['size'] == (512, 512) and crops[0]['scale'] == (0.5, 2.0)
+    assert crops[0]['backend'] == 'pillow'
     assert not any(t['type'] in ('PhotoMetricDistortion', 'RandomCrop')
                    for t in cfg.train_pipeline)
     assert cfg.train_dataloader.batch_size == 24

@@ -151,6 +151,26 @@ def test_torchvision_layout_init_is_he_normal_fan_in():
     assert torch.count_nonzero(cls.bias) == 0
 
 
+def test_uniform_classifier_bias_is_pytorchs_default_draw():
+    # cls_bias_init='uniform': U(-1/sqrt(C), 1/sqrt(C)), C = 256 inputs
+    torch.manual_seed(0)
+    head = MODELS.build(dict(
+        type='IncrementalASPPHead', in_channels=64, channels=256,
+        dilations=(1, 6), classes_per_step=[2000, 3], formulation='sigmoid',
+        aspp_layout='torchvision', cls_bias_init='uniform',
+        norm_cfg=dict(type='BN')))
+    head.init_weights()
+    bias = torch.cat([c.bias.detach() for c in head.conv_seg])
+    assert bias.abs().max().item() <= 1 / 16
+    assert bias.abs().max().item() > 0.9 / 16
+    # uniform on (-b, b): standard deviation b / sqrt(3)
+    assert bias.std().item() == pytest.approx(1 / 16 / 3 ** 0.5, rel=0.05)
+    with pytest.raises(ValueError, match='cls_bias_init must be one of'):
+        MODELS.build(dict(
+            type='IncrementalASPPHead', in_channels=64, channels=256,
+            dilations=(1, 6), classes_per_step=[3], cls_bias_init='default'))
+
+
 def test_mmseg_layout_is_unchanged():
     head = _head('mmseg')
     assert isinstance(head.bottleneck, ConvModule)
@@ -199,3 +219,19 @@ def test_sigmoid_paper_configs_count_void_as_negative():
         loss = Config.fromfile(osp.join(REPO, 'configs', 'demo', name)) \
             .model.decode_head.loss_decode
         assert loss.void_as_negative is False, name
+
+
+def test_star_paper_configs_draw_classifier_biases_as_the_authors():
+    """STAR's paper configs (and STAR-Lite, STAR-M) start the classifiers'
+    biases as PyTorch's default draw, as the authors' do; the demo keeps
+    cisseg's zero start."""
+    import glob
+    leaves = sorted(glob.glob(osp.join(REPO, 'configs', 'star', '*.py')))
+    for path in leaves + [osp.join(
+            REPO, 'configs', 'demo',
+            'star-basic_r18-authors_shapes-15-1-overlap.py')]:
+        head = Config.fromfile(path).model.decode_head
+        assert head.cls_bias_init == 'uniform', path
+    head = Config.fromfile(osp.join(REPO, 'configs', 'demo',
+                                    'star-basic_shapes.py')).model.decode_head
+    assert head.get('cls_bias_init', 'zero') == 'zero'

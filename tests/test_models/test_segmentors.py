@@ -100,6 +100,14 @@ def test_star_new_classifier_kaiming_fan_in():
         assert torch.equal(cls.bias, torch.zeros(1))
     std = torch.cat(draws).std().item()
     assert std == pytest.approx((2 / 16) ** 0.5, rel=0.05)
+    # the authors' bias: PyTorch's default draw, within 1/sqrt(16)
+    new.decode_head.cls_bias_init = 'uniform'
+    biases = []
+    for _ in range(200):
+        new.init_new_classifier()
+        biases.append(cls.bias.item())
+    assert max(map(abs, biases)) <= 0.25 and len(set(biases)) == 200
+    assert max(biases) > 0.2 and min(biases) < -0.2
 
 
 def test_mib_losses():

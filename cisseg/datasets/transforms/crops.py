@@ -9,6 +9,30 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
 
+BACKENDS = ('cv2', 'pillow')
+
+
+def _check_backend(backend: str, name: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f'{name}: backend must be one of {BACKENDS}, got '
+                         f'{backend!r}')
+    return backend
+
+
+def _resize(arr: np.ndarray, size: Tuple[int, int], interpolation: str,
+            backend: str) -> np.ndarray:
+    """``mmcv.imresize`` to ``size`` (w, h); with ``backend='pillow'`` a
+    label map of a wider integer type goes through PIL as uint8 (or int32)
+    and comes back in its own type."""
+    if backend == 'cv2' or arr.dtype == np.uint8 or arr.ndim == 3:
+        return mmcv.imresize(arr, size, interpolation=interpolation,
+                             backend=backend)
+    as_type = np.uint8 if arr.min() >= 0 and arr.max() <= 255 else np.int32
+    out = mmcv.imresize(arr.astype(as_type), size,
+                        interpolation=interpolation, backend=backend)
+    return out.astype(arr.dtype)
+
+
 def _pair(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
     """(h, w) from an int or an (h, w) pair."""
     if isinstance(size, int):
@@ -38,6 +62,10 @@ class RandomResizedCrop(BaseTransform):
         ratio (tuple[float, float]): aspect ratio range.
         interpolation (str): for the image (mmcv.imresize).
         max_attempts (int): draws before the central window.
+        backend (str): 'cv2' (mmcv's default) or 'pillow': PIL's resize,
+            as torchvision resizes PIL images in the authors' code
+            (antialiased when shrinking; nearest at pixel centres for the
+            labels). The paper configs use 'pillow'.
     """
 
     def __init__(self,
@@ -45,7 +73,8 @@ class RandomResizedCrop(BaseTransform):
                  scale: Sequence[float] = (0.08, 1.0),
                  ratio: Sequence[float] = (3. / 4., 4. / 3.),
                  interpolation: str = 'bilinear',
-                 max_attempts: int = 10) -> None:
+                 max_attempts: int = 10,
+                 backend: str = 'cv2') -> None:
         self.size = _pair(size)
         if not (0 < scale[0] <= scale[1] and 0 < ratio[0] <= ratio[1]):
             raise ValueError('RandomResizedCrop: scale and ratio must be '
@@ -55,6 +84,7 @@ class RandomResizedCrop(BaseTransform):
         self.ratio = tuple(ratio)
         self.interpolation = interpolation
         self.max_attempts = max_attempts
+        self.backend = _check_backend(backend, 'RandomResizedCrop')
 
     def window(self, h: int, w: int) -> Tuple[int, int, int, int]:
         """(top, left, height, width) of the crop in an h x w image."""
@@ -82,19 +112,20 @@ class RandomResizedCrop(BaseTransform):
         img = results['img']
         top, left, ch, cw = self.window(*img.shape[:2])
         out_h, out_w = self.size
-        results['img'] = mmcv.imresize(
+        results['img'] = _resize(
             img[top:top + ch, left:left + cw], (out_w, out_h),
-            interpolation=self.interpolation)
+            self.interpolation, self.backend)
         for key in results.get('seg_fields', []):
-            results[key] = mmcv.imresize(
+            results[key] = _resize(
                 results[key][top:top + ch, left:left + cw], (out_w, out_h),
-                interpolation='nearest')
+                'nearest', self.backend)
         results['img_shape'] = results['img'].shape[:2]
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(size={self.size}, '
-                f'scale={self.scale}, ratio={self.ratio})')
+                f'scale={self.scale}, ratio={self.ratio}, '
+                f'backend={self.backend!r})')
 
 
 @TRANSFORMS.register_module()
@@ -117,13 +148,16 @@ class ResizeCenterCrop(BaseTransform):
         size (int): length of the shorter side after resizing.
         crop_size (int | tuple[int, int]): (h, w) of the central window.
         interpolation (str): for the image (mmcv.imresize).
+        backend (str): 'cv2' or 'pillow' (as :class:`RandomResizedCrop`).
     """
 
     def __init__(self, size: int, crop_size: Union[int, Sequence[int]],
-                 interpolation: str = 'bilinear') -> None:
+                 interpolation: str = 'bilinear',
+                 backend: str = 'cv2') -> None:
         self.size = int(size)
         self.crop_size = _pair(crop_size)
         self.interpolation = interpolation
+        self.backend = _check_backend(backend, 'ResizeCenterCrop')
 
     @property
     def eval_view(self) -> str:
@@ -148,7 +182,7 @@ class ResizeCenterCrop(BaseTransform):
         left = int(round((rw - cw) / 2.0))
 
         def view(arr, interpolation):
-            arr = mmcv.imresize(arr, (rw, rh), interpolation=interpolation)
+            arr = _resize(arr, (rw, rh), interpolation, self.backend)
             return arr[top:top + ch, left:left + cw]
 
         results['img'] = view(results['img'], self.interpolation)
@@ -160,5 +194,5 @@ class ResizeCenterCrop(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(size={self.size}, '
-                f'crop_size={self.crop_size})')
+                f'crop_size={self.crop_size}, backend={self.backend!r})')
 

@@ -1,4 +1,5 @@
 """DeepLabV3's ASPP head with a classifier that grows at every step."""
+import math
 from typing import List, Sequence, Tuple
 
 import torch
@@ -14,6 +15,7 @@ from mmseg.utils import SampleList
 
 FORMULATIONS = ('softmax', 'sigmoid')
 ASPP_LAYOUTS = ('mmseg', 'torchvision')
+CLS_BIAS_INITS = ('zero', 'uniform')
 
 
 @MODELS.register_module()
@@ -40,8 +42,8 @@ class IncrementalASPPHead(ASPPHead):
       STAR code use: pooling branch last, the concatenation -> 1x1
       projection -> dropout (element-wise) -> 3x3 conv -> classifier, no
       dropout before the classifier. Its convolutions, classifiers
-      included, start He-normal over their input channels (biases 0), as
-      the authors' ASPP and classifiers.
+      included, start He-normal over their input channels, as the
+      authors' ASPP and classifiers.
 
     In both, :meth:`forward_features` gives the classifier's input.
 
@@ -51,6 +53,11 @@ class IncrementalASPPHead(ASPPHead):
             defaults to their sum and must equal it.
         formulation (str): 'softmax' or 'sigmoid'.
         aspp_layout (str): 'mmseg' or 'torchvision'.
+        cls_bias_init (str): the classifiers' biases at initialisation (and
+            a new step's classifier, :meth:`init_classifier_bias`): 'zero'
+            (cisseg's, a neutral start) or 'uniform', PyTorch's default
+            draw U(-1/sqrt(C), 1/sqrt(C)) over the C input channels, which
+            the STAR code keeps (the STAR paper configs).
         **kwargs: arguments of :class:`ASPPHead`.
     """
 
@@ -58,6 +65,7 @@ class IncrementalASPPHead(ASPPHead):
                  classes_per_step: Sequence[int],
                  formulation: str = 'softmax',
                  aspp_layout: str = 'mmseg',
+                 cls_bias_init: str = 'zero',
                  **kwargs) -> None:
         classes_per_step = [int(c) for c in classes_per_step]
         if not classes_per_step or min(classes_per_step) < 1:
@@ -69,6 +77,9 @@ class IncrementalASPPHead(ASPPHead):
         if aspp_layout not in ASPP_LAYOUTS:
             raise ValueError(f'decode_head.aspp_layout must be one of '
                              f'{ASPP_LAYOUTS}, got {aspp_layout!r}')
+        if cls_bias_init not in CLS_BIAS_INITS:
+            raise ValueError(f'decode_head.cls_bias_init must be one of '
+                             f'{CLS_BIAS_INITS}, got {cls_bias_init!r}')
         num_classes = kwargs.setdefault('num_classes', sum(classes_per_step))
         if num_classes != sum(classes_per_step):
             raise ValueError(
@@ -77,6 +88,7 @@ class IncrementalASPPHead(ASPPHead):
         super().__init__(**kwargs)
         self.classes_per_step = classes_per_step
         self.formulation = formulation
+        self.cls_bias_init = cls_bias_init
         self.conv_seg = nn.ModuleList(
             nn.Conv2d(self.channels, n, kernel_size=1)
             for n in self.logits_per_step)
@@ -101,6 +113,16 @@ class IncrementalASPPHead(ASPPHead):
                                             nonlinearity='relu')
                     if m.bias is not None:
                         nn.init.zeros_(m.bias)
+        for conv in self.conv_seg:
+            self.init_classifier_bias(conv)
+
+    def init_classifier_bias(self, conv: nn.Conv2d) -> None:
+        """Set a classifier's bias as ``cls_bias_init`` says."""
+        if self.cls_bias_init == 'zero':
+            nn.init.zeros_(conv.bias)
+        else:
+            bound = 1.0 / math.sqrt(conv.in_channels)
+            nn.init.uniform_(conv.bias, -bound, bound)
 
     def _forward_feature(self, inputs) -> Tensor:
         if self.aspp_layout == 'mmseg':

@@ -177,7 +177,7 @@ class IncrementalEncoderDecoder(EncoderDecoder):
             # features (seed-dependent forgetting).
             nn.init.kaiming_normal_(new.weight, mode='fan_in',
                                     nonlinearity='relu')
-            nn.init.zeros_(new.bias)
+            self.decode_head.init_classifier_bias(new)
         elif mode == 'background':
             if self.decode_head.formulation != 'softmax':
                 raise ValueError("init_new_classifier='background' needs the "

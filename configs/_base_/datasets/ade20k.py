@@ -4,6 +4,7 @@
 # 151 classes). 20,210 training and 2,000 val images, mmseg's folders.
 # Training: the MiB / DKD / STAR crop, a random window of 0.5-2x the image's
 # area and aspect ratio 3/4-4/3 resized to 512x512, and a horizontal flip.
+# Resizing with PIL (backend='pillow'), as their torchvision transforms do.
 # Evaluation as the STAR authors evaluate ADE20K at step t: the val images
 # with at least one class seen so far (test_images='seen'), unseen classes
 # ignored (test_unseen='ignore': 255; in training they are background),
@@ -22,14 +23,17 @@ train_pipeline = [
         type='RandomResizedCrop',
         size=crop_size,
         scale=(0.5, 2.0),
-        ratio=(3. / 4., 4. / 3.)),
+        ratio=(3. / 4., 4. / 3.),
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='ResizeCenterCrop', size=512, crop_size=crop_size),
+    dict(
+        type='ResizeCenterCrop', size=512, crop_size=crop_size,
+        backend='pillow'),
     dict(type='PackSegInputs')
 ]
 whole_test_pipeline = [

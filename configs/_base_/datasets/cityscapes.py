@@ -11,7 +11,9 @@
 # a horizontal flip; evaluation at step t on the val images with at least
 # one class seen so far (test_images='seen'), unseen classes labelled
 # background, each image resized to a 512 px shorter side (1024x512) and
-# its central 512x512 window evaluated. The whole-image protocol on every
+# its central 512x512 window evaluated (resizing with PIL,
+# backend='pillow', as their torchvision transforms). The whole-image
+# protocol on every
 # val image, void ignored:
 #   test_dataloader=dict(dataset=dict(
 #       test_images='all', dataset=dict(pipeline=whole_test_pipeline)))
@@ -26,7 +28,8 @@ train_pipeline = [
         type='RandomResizedCrop',
         size=crop_size,
         scale=(0.5, 2.0),
-        ratio=(3. / 4., 4. / 3.)),
+        ratio=(3. / 4., 4. / 3.),
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='VoidToBackground'),
     dict(type='PackSegInputs')
@@ -34,7 +37,9 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='ResizeCenterCrop', size=512, crop_size=crop_size),
+    dict(
+        type='ResizeCenterCrop', size=512, crop_size=crop_size,
+        backend='pillow'),
     dict(type='VoidToBackground'),
     dict(type='PackSegInputs')
 ]

@@ -7,6 +7,7 @@
 # step and remaps the labels.
 # Training: the MiB / DKD / STAR crop, a random window of 0.5-2x the image's
 # area and aspect ratio 3/4-4/3 resized to 512x512, and a horizontal flip.
+# Resizing with PIL (backend='pillow'), as their torchvision transforms do.
 # Evaluation as the STAR authors evaluate at step t: the val images with at
 # least one class seen so far (test_images='seen'), unseen classes labelled
 # background, each image resized to a 512 px shorter side and its central
@@ -24,14 +25,17 @@ train_pipeline = [
         type='RandomResizedCrop',
         size=crop_size,
         scale=(0.5, 2.0),
-        ratio=(3. / 4., 4. / 3.)),
+        ratio=(3. / 4., 4. / 3.),
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='ResizeCenterCrop', size=512, crop_size=crop_size),
+    dict(
+        type='ResizeCenterCrop', size=512, crop_size=crop_size,
+        backend='pillow'),
     dict(type='PackSegInputs')
 ]
 whole_test_pipeline = [
