@@ -22,6 +22,9 @@ model = dict(
     ocfm_loss=dict(type='OCFMLoss', loss_weight=5.0),
     sad_loss=dict(type='SADLoss', loss_weight=0.05),
     old_bg_logit=0.5,
+    # a replayed feature's norm drawn per element, as the authors' code
+    # ('per_feature': cisseg's option)
+    replay_norm_draw='per_element',
     init_new_classifier='kaiming',
     freeze_old_classifiers=True,
     decode_head=dict(
@@ -39,7 +42,15 @@ model = dict(
             # code (False: cisseg's option to leave them out)
             void_as_negative=True,
             loss_weight=1.0)))
-custom_hooks = [dict(type='PrototypeReplayHook')]
+# statistics from an eval-mode pass after each step, new classes' noise
+# measured about the prototype their code indexes (cisseg's options:
+# collect_in_last_epoch=True, noise_reference='own')
+custom_hooks = [
+    dict(
+        type='PrototypeReplayHook',
+        collect_in_last_epoch=False,
+        noise_reference='authors_index')
+]
 incremental = dict(
     dataset='voc',
     method='star_basic',

@@ -1,14 +1,17 @@
-# STAR-Basic (NeurIPS 2023) with DeepLabV3-R101 on Cityscapes, on the authors'
-# formulation: per-class sigmoid logits (no background logit), BCE with
-# pos_weight on the new classes only; prototype replay (PR) from stored
-# prototypes, background pixel repetition (BPR), OCFM (weight 5) and SAD
+# STAR-Basic (as STAR-TPAMI ships it for Cityscapes) with DeepLabV3-R101, on
+# the authors' formulation: per-class sigmoid logits (no background logit),
+# BCE with pos_weight on the new classes only; prototype replay (PR) from
+# stored prototypes, background pixel repetition (BPR), OCFM (weight 5) and SAD
 # (weight 0.05). At t > 0 BN statistics and dropout are frozen, old classifiers
 # get no gradient, and the learning rate is x10 on the decode head and x100 on
 # the (new) classifier, as the authors train. BCE pos_weight 4 on the new-class
 # logits (STAR-TPAMI configs/config_city.json); schedule: lr 5e-3 / 5e-4, batch
-# 24, 60 epochs (its scripts/city/*). Switch a part off for the ablation:
-# model.prototype_replay=False, model.background_repetition=False,
-# model.ocfm_loss=None, model.sad_loss=None. The base of the protocol leaves
+# 24, 60 epochs (its scripts/city/*). Cityscapes exists only in the TPAMI code:
+# its STAR-Basic scripts replay with the 'dist' noise model (--noise_type dist)
+# and its trainer's replay rules (replay_rule='tpami'). Switch a part off for
+# the ablation: model.prototype_replay=False,
+# model.background_repetition=False, model.ocfm_loss=None,
+# model.sad_loss=None. The base of the protocol leaves
 # star-basic_deeplabv3-r101_1xb24_cityscapes-<task>-overlap-512x512.py and of
 # star-lite_deeplabv3-r101_1xb24_cityscapes-512x512.py.
 _base_ = [
@@ -24,6 +27,9 @@ model = dict(
     ocfm_loss=dict(type='OCFMLoss', loss_weight=5.0),
     sad_loss=dict(type='SADLoss', loss_weight=0.05),
     old_bg_logit=0.5,
+    # a replayed feature's norm drawn per element, as the authors' code
+    # ('per_feature': cisseg's option)
+    replay_norm_draw='per_element',
     init_new_classifier='kaiming',
     freeze_old_classifiers=True,
     decode_head=dict(
@@ -39,7 +45,17 @@ model = dict(
             # code (False: cisseg's option to leave them out)
             void_as_negative=True,
             loss_weight=1.0)))
-custom_hooks = [dict(type='PrototypeReplayHook')]
+# statistics from an eval-mode pass after each step, new classes' noise
+# measured about the prototype their code indexes (cisseg's options:
+# collect_in_last_epoch=True, noise_reference='own')
+custom_hooks = [
+    dict(
+        type='PrototypeReplayHook',
+        collect_in_last_epoch=False,
+        noise_reference='authors_index',
+        noise='dist',
+        replay_rule='tpami')
+]
 incremental = dict(
     dataset='cityscapes',
     method='star_basic',

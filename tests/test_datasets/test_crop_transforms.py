@@ -70,7 +70,8 @@ def test_pillow_backend_resizes_as_pil():
     rng = np.random.RandomState(0)
     img = rng.randint(0, 256, (30, 40, 3)).astype(np.uint8)
     label = rng.randint(0, 21, (30, 40)).astype(np.uint8)
-    t = RandomResizedCrop(size=(12, 16), scale=(1.0, 1.0), ratio=(4 / 3, 4 / 3),
+    t = RandomResizedCrop(size=(12, 16), scale=(1.0, 1.0),
+                          ratio=(4 / 3, 4 / 3),
                           backend='pillow')
     out = t(dict(img=img.copy(), gt_seg_map=label.copy(),
                  seg_fields=['gt_seg_map']))

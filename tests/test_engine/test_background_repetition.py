@@ -49,7 +49,7 @@ def test_bpr_term_by_hand():
 
 
 def _hook_after_train(tmp_path, step, setting, prev_bank=None,
-                      pred_counts=None):
+                      pred_counts=None, **hook_args):
     """Run PrototypeReplayHook.after_train on a tiny segmentor whose last
     epoch's statistics are given by hand: 2 cells of new class c (features
     (3, 4) and (0, 2)) and 5 label-background cells."""
@@ -68,7 +68,7 @@ def _hook_after_train(tmp_path, step, setting, prev_bank=None,
     hook = PrototypeReplayHook(
         step=step, protocol=dict(dataset='voc', task='15-1', setting=setting,
                                  steps=STEPS),
-        work_dir=str(tmp_path))
+        work_dir=str(tmp_path), **hook_args)
     hook._window_start = 0  # statistics of the last epoch: given above
     hook.prev_bank = prev_bank
     hook.pred_counts = pred_counts or {}
@@ -131,3 +131,65 @@ def test_star_bce_void_as_negative():
         assert got.item() == pytest.approx(want.item(), rel=1e-5)
     assert new_class_bce(up, label, 16, None, pw).item() != pytest.approx(
         new_class_bce(up, label, 16, 255, pw).item(), rel=1e-3)
+
+
+def test_noise_about_the_authors_index(tmp_path):
+    """noise_reference='authors_index': at step 1 the new class 16 (the
+    first new class, position 0) is measured about entry 0 of the
+    concatenated prototype list, old class 1's prototype (1, 0); 'own'
+    about its own prototype. Its cells: units (0.6, 0.8) and (0, 1)."""
+    e1 = dict(prototype=torch.tensor([1.0, 0.0]), noise=torch.zeros(2),
+              norm_mean=1.0, norm_std=0.0, count=4.0)
+    e3 = dict(e1, prototype=torch.tensor([0.0, 1.0]))
+    prev = PrototypeBank({1: e1, 3: e3}, bg_count=100.0, meta=dict(step=0))
+    units = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    authors, c = _hook_after_train(tmp_path / 'a', 1, 'overlap', prev,
+                                   {0: 10.0},
+                                   noise_reference='authors_index')
+    own, _ = _hook_after_train(tmp_path / 'b', 1, 'overlap', prev, {0: 10.0})
+    ref = torch.tensor([1.0, 0.0])
+    want = ((units - ref) ** 2).mean(0).sqrt()
+    assert authors.classes[c]['noise'].tolist() == pytest.approx(
+        want.tolist(), abs=1e-6)
+    p = own.classes[c]['prototype']
+    assert torch.equal(authors.classes[c]['prototype'], p)
+    want_own = ((units - p) ** 2).mean(0).sqrt()
+    assert own.classes[c]['noise'].tolist() == pytest.approx(
+        want_own.tolist(), abs=1e-6)
+    # the old entries are the previous bank's, untouched
+    assert torch.equal(authors.classes[1]['noise'], torch.zeros(2))
+    # STAR-TPAMI's 'dist' model: one scalar, the RMS distance to the same
+    # reference: sqrt(((0.4^2 + 0.8^2) + (1 + 1)) / 2) = sqrt(1.4)
+    dist, _ = _hook_after_train(tmp_path / 'c', 1, 'overlap', prev,
+                                {0: 10.0}, noise_reference='authors_index',
+                                noise='dist')
+    e = dist.classes[c]
+    assert set(e) == {'prototype', 'dist', 'count'}
+    assert e['dist'] == pytest.approx(1.4 ** 0.5, abs=1e-6)
+    assert torch.equal(e['prototype'], p) and e['count'] == 2.0
+    with pytest.raises(ValueError, match='noise_reference must be one of'):
+        PrototypeReplayHook(noise_reference='index')
+    with pytest.raises(ValueError, match='noise must be one of'):
+        PrototypeReplayHook(noise='angle')
+
+
+def test_authors_noise_centres_table():
+    """New class c gets the prototype of train id c - first_new + 1."""
+    from cisseg.engine.hooks.prototype_replay_hook import \
+        authors_noise_centres
+
+    def e(v):
+        return dict(prototype=torch.tensor([float(v)]))
+
+    prev = PrototypeBank({1: e(1), 2: e(2), 3: e(3), 4: e(4)})
+    got = authors_noise_centres(prev, 5, {5: e(5), 6: e(6)})
+    assert {c: v.item() for c, v in got.items()} == {5: 1.0, 6: 2.0}
+    # more new classes than old ones: the list runs into the new classes
+    prev = PrototypeBank({1: e(1)})
+    got = authors_noise_centres(prev, 2, {2: e(20), 3: e(30), 4: e(40)})
+    assert {c: v.item() for c, v in got.items()} == \
+        {2: 1.0, 3: 20.0, 4: 30.0}
+    # an old class without a prototype: a zero vector, as their list holds
+    prev = PrototypeBank({2: e(2)})
+    got = authors_noise_centres(prev, 3, {3: e(30)})
+    assert got[3].item() == 0.0

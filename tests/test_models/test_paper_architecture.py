@@ -235,3 +235,34 @@ def test_star_paper_configs_draw_classifier_biases_as_the_authors():
     head = Config.fromfile(osp.join(REPO, 'configs', 'demo',
                                     'star-basic_shapes.py')).model.decode_head
     assert head.get('cls_bias_init', 'zero') == 'zero'
+
+
+def test_star_basic_paper_configs_compute_statistics_as_the_authors():
+    """STAR-Basic / STAR-M paper configs: statistics from an eval pass
+    after the step, noise about the prototype the authors' code indexes,
+    norms drawn per element; Cityscapes as STAR-TPAMI (dist noise, its
+    replay rules). STAR-Lite replaces the hook with the derivation one."""
+    import glob
+    leaves = sorted(glob.glob(osp.join(REPO, 'configs', 'star', '*.py')))
+    basic = [p for p in leaves if not osp.basename(p).startswith(
+        'star-lite')]
+    assert len(basic) > 20
+    for path in basic + [osp.join(
+            REPO, 'configs', 'demo',
+            'star-basic_r18-authors_shapes-15-1-overlap.py')]:
+        cfg = Config.fromfile(path)
+        assert cfg.model.replay_norm_draw == 'per_element', path
+        (hook, ) = [h for h in cfg.custom_hooks
+                    if h.type == 'PrototypeReplayHook']
+        assert hook.collect_in_last_epoch is False, path
+        assert hook.noise_reference == 'authors_index', path
+        city = 'cityscapes' in osp.basename(path)
+        assert hook.get('noise', 'neurips') == ('dist' if city else
+                                                'neurips'), path
+        assert hook.get('replay_rule', 'neurips') == ('tpami' if city else
+                                                      'neurips'), path
+    demo = Config.fromfile(osp.join(REPO, 'configs', 'demo',
+                                    'star-basic_shapes.py'))
+    assert demo.model.get('replay_norm_draw', 'per_feature') == \
+        'per_feature'
+    assert demo.custom_hooks == [dict(type='PrototypeReplayHook')]

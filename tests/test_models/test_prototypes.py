@@ -34,6 +34,24 @@ def test_statistics_by_hand():
     assert out[2]['count'] == 1 and out[2]['norm_std'] == 0
 
 
+def test_statistics_noise_about_a_given_centre():
+    feat = torch.zeros(1, 2, 1, 2)
+    feat[0, :, 0, 0] = torch.tensor([3., 4.])
+    feat[0, :, 0, 1] = torch.tensor([0., 2.])
+    stats = FeatureStatistics(2, 2)
+    stats.update(feat, torch.tensor([[[1, 1]]]))
+    q = torch.tensor([0.0, -1.0])
+    e = stats.finalize([1], noise_centres={1: q})[1]
+    units = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    # RMS about q: ((0.36 + 0) / 2, (3.24 + 4) / 2)
+    assert e['noise'].tolist() == pytest.approx(
+        ((units - q) ** 2).mean(0).sqrt().tolist(), abs=1e-6)
+    assert e['noise'][1].item() == pytest.approx(3.62 ** 0.5, abs=1e-6)
+    # the prototype itself does not move
+    assert e['prototype'].tolist() == pytest.approx(
+        stats.finalize([1])[1]['prototype'].tolist())
+
+
 def test_statistics_add_up_over_batches():
     torch.manual_seed(0)
     feat = torch.randn(4, 3, 2, 2)
@@ -85,6 +103,30 @@ def test_bank_sampling_noise_and_norms():
     again, _ = bank.sample({2: 20000, 5: 20000},
                            generator=torch.Generator().manual_seed(0))
     assert torch.equal(feats, again)
+
+
+def test_bank_norm_drawn_per_feature_or_per_element():
+    # prototype (0.6, 0.8), no noise: one norm per feature keeps every
+    # vector on the prototype's direction; one norm per element (the STAR
+    # code's draw) scales the two elements apart, each N(0.6 r, ...)
+    bank = PrototypeBank({1: dict(prototype=torch.tensor([0.6, 0.8]),
+                                  noise=torch.zeros(2), norm_mean=5.0,
+                                  norm_std=1.0, count=1.0)})
+    gen = torch.Generator().manual_seed(0)
+    vec, _ = bank.sample({1: 20000}, generator=gen)
+    assert torch.allclose(vec[:, 0] / vec[:, 1],
+                          torch.full((20000, ), 0.75))
+    el, _ = bank.sample({1: 20000}, generator=gen, norm_draw='per_element')
+    ratio = el[:, 0] / el[:, 1]
+    assert ratio.std().item() > 0.1
+    for i, p in enumerate((0.6, 0.8)):
+        assert el[:, i].mean().item() == pytest.approx(5 * p, abs=0.03)
+        assert el[:, i].std().item() == pytest.approx(p, abs=0.03)
+    # the two draws are independent
+    r = el / torch.tensor([0.6, 0.8])
+    assert abs(torch.corrcoef(r.t())[0, 1].item()) < 0.03
+    with pytest.raises(ValueError, match='norm_draw must be one of'):
+        bank.sample({1: 2}, norm_draw='vector')
 
 
 def test_bank_sampling_and_file_roundtrip(tmp_path):

@@ -164,6 +164,28 @@ def test_star_replay_and_bpr_change_bce_only_through_new_logits():
     assert replay.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+@pytest.mark.parametrize('draw', ['per_feature', 'per_element'])
+def test_star_replays_with_its_norm_draw(draw):
+    from cisseg.models.utils import PrototypeBank
+    new, _ = _with_old('STARSegmentor', 'sigmoid', ocfm_loss=None,
+                       sad_loss=None, replay_norm_draw=draw)
+    seen = {}
+
+    class Bank(PrototypeBank):
+        def sample(self, *args, **kwargs):
+            seen.update(kwargs)
+            return super().sample(*args, **kwargs)
+
+    new.set_replay(Bank({1: dict(prototype=torch.ones(16) / 4,
+                                 noise=torch.zeros(16), norm_mean=1.,
+                                 norm_std=0.5, count=10.)}), {1: 8}, 0.0)
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    new.loss(torch.randn(2, 3, 32, 32), _samples(label))
+    assert seen['norm_draw'] == draw
+    with pytest.raises(ValueError, match='replay_norm_draw must be one of'):
+        _with_old('STARSegmentor', 'sigmoid', replay_norm_draw='vector')
+
+
 def test_star_needs_sigmoid_head():
     with pytest.raises(ValueError, match="formulation='sigmoid'"):
         build_tiny([16], seg_type='STARSegmentor', formulation='softmax')

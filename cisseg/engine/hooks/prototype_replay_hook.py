@@ -9,6 +9,7 @@ from mmengine.dist import all_reduce, barrier, get_rank, get_world_size, \
     is_distributed
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from torch import Tensor
 
 from mmseg.registry import HOOKS
 from cisseg.models.utils import FeatureStatistics, PrototypeBank, grid_labels
@@ -18,12 +19,30 @@ PROTOTYPE_FILE = 'prototypes.pth'
 
 
 REPLAY_RULES = ('neurips', 'tpami')
+NOISE_REFERENCES = ('own', 'authors_index')
+NOISE_MODELS = ('neurips', 'dist')
 
 
 def _check_rule(rule: str) -> None:
     if rule not in REPLAY_RULES:
         raise ValueError(f'replay_rule must be one of {REPLAY_RULES}, got '
                          f'{rule!r}')
+
+
+def authors_noise_centres(prev: PrototypeBank, first_new: int,
+                          new_entries: Dict[int, dict]) -> Dict[int, Tensor]:
+    """The vectors the STAR code measures each new class's noise about at
+    t > 0. It indexes the concatenated prototype list (train ids 1, 2, ...)
+    by the class's position among the step's new classes, so new class c
+    gets the prototype of train id c - first_new + 1: an old class's
+    (a zero vector where that class has no prototype)."""
+    out = {}
+    for c, e in new_entries.items():
+        ref = c - first_new + 1
+        src = prev.classes if ref < first_new else new_entries
+        out[c] = src[ref]['prototype'] if ref in src else \
+            torch.zeros_like(e['prototype'])
+    return out
 
 
 def replay_plan(counts: Dict[int, float], bg_count: float,
@@ -125,8 +144,21 @@ class PrototypeReplayHook(Hook):
         step (int): the Runner's step.
         protocol (dict): ``Protocol.to_dict()``.
         work_dir (str): the run's work dir (holds ``step_<t>/``).
-        collect_in_last_epoch (bool): reuse the last epoch's features.
+        collect_in_last_epoch (bool): reuse the last epoch's features
+            (cisseg's: saves a pass); False: always the eval-mode pass
+            after training, as the authors compute the statistics.
         replay_rule (str): ``'neurips'`` or ``'tpami'``.
+        noise_reference (str): what a new class's noise scale is measured
+            about at t > 0: ``'own'``, its own prototype, or
+            ``'authors_index'``, as the STAR code indexes it: the prototype
+            at the class's position among the step's new classes in the
+            concatenated (old + new) list, i.e. an old class's prototype
+            (:func:`authors_noise_centres`). Step 0 is the same for both.
+        noise (str): the stored noise model: ``'neurips'``, per-dimension
+            RMS and norm mean/std (STAR's NeurIPS code), or ``'dist'``, one
+            scalar per class, the RMS chord distance of the unit features
+            to the reference above, replayed as STAR-TPAMI's STAR-Basic
+            (``--noise_type dist``) replays it (:meth:`PrototypeBank.sample`).
     """
     priority = 'LOW'  # after IncrementalStepHook's classifier init
     step_aware = True  # the step scheduler fills step, protocol, work_dir
@@ -134,8 +166,19 @@ class PrototypeReplayHook(Hook):
     def __init__(self, step: int = 0, protocol: Optional[dict] = None,
                  work_dir: str = '',
                  collect_in_last_epoch: bool = True,
-                 replay_rule: str = 'neurips') -> None:
+                 replay_rule: str = 'neurips',
+                 noise_reference: str = 'own',
+                 noise: str = 'neurips') -> None:
         _check_rule(replay_rule)
+        if noise not in NOISE_MODELS:
+            raise ValueError(f'PrototypeReplayHook: noise must be one of '
+                             f'{NOISE_MODELS}, got {noise!r}')
+        self.noise = noise
+        if noise_reference not in NOISE_REFERENCES:
+            raise ValueError(
+                f'PrototypeReplayHook: noise_reference must be one of '
+                f'{NOISE_REFERENCES}, got {noise_reference!r}')
+        self.noise_reference = noise_reference
         self.step = step
         self.replay_rule = replay_rule
         self.collect_in_last_epoch = collect_in_last_epoch
@@ -250,12 +293,25 @@ class PrototypeReplayHook(Hook):
         stats.all_reduce()
         new_ids = list(range(num_classes - head.classes_per_step[-1],
                              num_classes))
-        entries = stats.finalize([c for c in new_ids if c != 0])
+        new_ids = [c for c in new_ids if c != 0]
+        prev = None
+        if self.step > 0:
+            prev = self.prev_bank or self.load_bank(self.step - 1)
+        centres = None
+        if prev is not None and self.noise_reference == 'authors_index':
+            centres = authors_noise_centres(prev, new_ids[0],
+                                            stats.finalize(new_ids))
+        entries = stats.finalize(new_ids, noise_centres=centres)
+        if self.noise == 'dist':
+            # RMS of |f^ - q| = the norm of the per-dimension RMS vector
+            entries = {c: dict(prototype=e['prototype'],
+                               dist=float(e['noise'].double().norm()),
+                               count=e['count'])
+                       for c, e in entries.items()}
         label_bg = float(stats.count[0])
         if self.step == 0:
             classes, bg_count = {}, label_bg
         else:
-            prev = self.prev_bank or self.load_bank(self.step - 1)
             classes = {c: dict(e) for c, e in prev.classes.items()}
             counts, bg_count = updated_counts(
                 prev.counts(), prev.bg_count, self.pred_counts,

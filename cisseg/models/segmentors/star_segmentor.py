@@ -9,6 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, SampleList, add_prefix
 from ..losses import new_class_bce, zero_target_bce
 from ..utils import FeatureStatistics, PrototypeBank, grid_labels
+from ..utils.prototype_bank import NORM_DRAWS
 from .incremental_encoder_decoder import IncrementalEncoderDecoder
 
 
@@ -45,6 +46,10 @@ class STARSegmentor(IncrementalEncoderDecoder):
         old_bg_logit (float): when the old model labels regions during
             training, a pixel is background if no old logit exceeds this
             (0.5 in the authors' code; evaluation uses 0, i.e. sigmoid 0.5).
+        replay_norm_draw (str): the norm of a replayed feature (NeurIPS
+            noise model): 'per_feature', one draw per feature (cisseg's: a
+            norm belongs to the vector), or 'per_element', one draw per
+            element, as the STAR code draws it (its paper configs).
         **kwargs: arguments of :class:`IncrementalEncoderDecoder`.
     """
     needs_old_model = True
@@ -57,6 +62,7 @@ class STARSegmentor(IncrementalEncoderDecoder):
                  sad_loss: OptConfigType = dict(
                      type='SADLoss', loss_weight=0.05),
                  old_bg_logit: float = 0.5,
+                 replay_norm_draw: str = 'per_feature',
                  **kwargs) -> None:
         kwargs.setdefault('freeze_old_classifiers', True)
         kwargs.setdefault('init_new_classifier', 'kaiming')
@@ -69,6 +75,10 @@ class STARSegmentor(IncrementalEncoderDecoder):
         self.ocfm_loss = MODELS.build(ocfm_loss) if ocfm_loss else None
         self.sad_loss = MODELS.build(sad_loss) if sad_loss else None
         self.old_bg_logit = old_bg_logit
+        if replay_norm_draw not in NORM_DRAWS:
+            raise ValueError(f'model.replay_norm_draw must be one of '
+                             f'{NORM_DRAWS}, got {replay_norm_draw!r}')
+        self.replay_norm_draw = replay_norm_draw
         self.bank: Optional[PrototypeBank] = None
         # Set by PrototypeReplayHook to collect prototype statistics from
         # the training features of the last epoch.
@@ -121,7 +131,8 @@ class STARSegmentor(IncrementalEncoderDecoder):
             # batch's mean feature norm
             fake, _ = self.bank.sample(
                 self.replay_per_iter, device=feats.device,
-                scale=feats.detach().norm(dim=1).mean())
+                scale=feats.detach().norm(dim=1).mean(),
+                norm_draw=self.replay_norm_draw)
             if fake is not None:
                 w = fake.shape[0] / cells
                 fake_logits = head.classify(fake.to(feats.dtype))[:, -k:]

@@ -1,5 +1,5 @@
 """Per-class feature statistics accumulated over a pass of a dataset."""
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -63,11 +63,14 @@ class FeatureStatistics:
                       self.norm_sq_sum):
                 all_reduce(t, op='sum')
 
-    def finalize(self, classes: Sequence[int]) -> Dict[int, dict]:
+    def finalize(self, classes: Sequence[int],
+                 noise_centres: Optional[Dict[int, Tensor]] = None
+                 ) -> Dict[int, dict]:
         """Prototype entries of ``classes`` (train ids) that have cells:
         ``prototype`` = unit mean direction p, ``noise`` = per-dimension
-        RMS of f^ about p, ``norm_mean``/``norm_std`` (unbiased) of |f|,
-        ``count`` = number of cells."""
+        RMS of f^ about p (about ``noise_centres[c]`` where given),
+        ``norm_mean``/``norm_std`` (unbiased) of |f|, ``count`` = number
+        of cells."""
         out = {}
         for c in classes:
             n = float(self.count[c])
@@ -75,7 +78,10 @@ class FeatureStatistics:
                 continue
             s1, s2 = self.sum[c], self.sq_sum[c]
             p = F.normalize(s1, dim=0)
-            var = (s2 / n - 2 * p * s1 / n + p * p).clamp(min=0)
+            q = p
+            if noise_centres is not None and c in noise_centres:
+                q = noise_centres[c].to(s1)
+            var = (s2 / n - 2 * q * s1 / n + q * q).clamp(min=0)
             mean = float(self.norm_sum[c]) / n
             var_norm = (float(self.norm_sq_sum[c]) - n * mean * mean) / \
                 max(n - 1, 1)

@@ -7,6 +7,8 @@ from torch import Tensor
 
 from cisseg.utils import atomic_torch_save
 
+NORM_DRAWS = ('per_feature', 'per_element')
+
 
 class PrototypeBank:
     """Per-class prototype entries (see :class:`FeatureStatistics`) keyed
@@ -47,10 +49,13 @@ class PrototypeBank:
 
     def sample(self, num_per_class: Dict[int, int],
                generator: Optional[torch.Generator] = None,
-               device=None, scale: Optional[Tensor] = None):
+               device=None, scale: Optional[Tensor] = None,
+               norm_draw: str = 'per_feature'):
         """Synthetic features: for class c, ``n_c`` vectors
         (p_c + eps * noise_c) * r, eps ~ N(0, I), r ~ N(norm_mean, norm_std)
-        one norm per vector; for a ``dist`` entry, unit vectors
+        one norm per vector (``norm_draw='per_feature'``) or one per
+        element (``'per_element'``, the STAR code's draw); for a ``dist``
+        entry, unit vectors
         normalize(p_c + tan(2 asin(d / 2)) u) * ``scale``, d = |N(0, 1)| *
         dist_c (below 2), u a unit direction orthogonal to p_c from a
         uniform draw in [-0.5, 0.5]^C (for d < sqrt 2 the vector lies at
@@ -64,6 +69,9 @@ class PrototypeBank:
         Returns:
             tuple[Tensor, Tensor]: (M, C) features and (M, ) train ids.
         """
+        if norm_draw not in NORM_DRAWS:
+            raise ValueError(f'PrototypeBank.sample: norm_draw must be one '
+                             f'of {NORM_DRAWS}, got {norm_draw!r}')
         device = torch.device('cpu' if device is None else device)
         feats, labels = [], []
         for c, n in num_per_class.items():
@@ -81,7 +89,8 @@ class PrototypeBank:
             eps = torch.randn(n, p.numel(), generator=generator,
                               device=device)
             r = e['norm_mean'] + e['norm_std'] * torch.randn(
-                n, 1, generator=generator, device=device)
+                n, 1 if norm_draw == 'per_feature' else p.numel(),
+                generator=generator, device=device)
             feats.append((p + eps * s) * r)
             labels.append(torch.full((n, ), c, dtype=torch.long,
                                      device=device))
