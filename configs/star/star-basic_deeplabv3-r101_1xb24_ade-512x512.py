@@ -52,6 +52,9 @@ custom_hooks = [
         collect_in_last_epoch=False,
         noise_reference='authors_index')
 ]
+# a seen class absent from every evaluated image counts as IoU 0, as in the
+# authors' means ('ignore', the default: left out)
+test_evaluator = dict(absent_iou='zero')
 incremental = dict(
     dataset='ade',
     method='star_basic',

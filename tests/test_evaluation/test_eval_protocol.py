@@ -107,7 +107,7 @@ def test_metric_reports_the_protocol(voc_val):
     assert metric.metrics_fields == {}
     metric.dataset_meta = ds.metainfo
     assert metric.metrics_fields == dict(eval_protocol=dict(
-        images='seen', unseen='ignore', view='whole'))
+        images='seen', unseen='ignore', view='whole', absent_iou='ignore'))
 
 
 @pytest.mark.parametrize('name,images,unseen', [
@@ -149,4 +149,4 @@ def test_metrics_json_records_the_protocol(tiny_voc, tmp_path):
         entry = json.load(f)['steps'][0]
     # the demo keeps the whole-image protocol on every val image
     assert entry['eval_protocol'] == dict(images='all', unseen='background',
-                                          view='whole')
+                                          view='whole', absent_iou='ignore')

@@ -16,6 +16,21 @@ def test_summary_by_hand():
     assert s['hIoU'] == pytest.approx(2 * 85 * 30 / 115)
 
 
+def test_summary_with_absent_classes_as_zero():
+    # the STAR authors' means: the absent class counts as 0
+    iou = np.array([90.0, 80.0, np.nan, 40.0, 20.0])
+    s = incremental_summary(iou, num_base=3, absent_iou='zero')
+    assert s['mIoU_base'] == pytest.approx(170 / 3)
+    assert s['mIoU_inc'] == pytest.approx(30.0)
+    assert s['mIoU_all'] == pytest.approx(46.0)
+    assert s['hIoU'] == pytest.approx(2 * (170 / 3) * 30 / (170 / 3 + 30))
+    s = incremental_summary(np.array([50.0, np.nan]), num_base=2,
+                            absent_iou='zero')
+    assert set(s) == {'mIoU_base', 'mIoU_all'} and s['mIoU_all'] == 25.0
+    with pytest.raises(ValueError, match='absent_iou must be one of'):
+        IncrementalIoUMetric(absent_iou='nan')
+
+
 def test_step0_has_no_incremental_keys():
     s = incremental_summary(np.array([50.0, 70.0]), num_base=2)
     assert set(s) == {'mIoU_base', 'mIoU_all'}

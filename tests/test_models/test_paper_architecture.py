@@ -261,6 +261,7 @@ def test_star_basic_paper_configs_compute_statistics_as_the_authors():
                                                 'neurips'), path
         assert hook.get('replay_rule', 'neurips') == ('tpami' if city else
                                                       'neurips'), path
+        assert cfg.test_evaluator.absent_iou == 'zero', path
     demo = Config.fromfile(osp.join(REPO, 'configs', 'demo',
                                     'star-basic_shapes.py'))
     assert demo.model.get('replay_norm_draw', 'per_feature') == \

@@ -10,12 +10,20 @@ from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
 
-def incremental_summary(iou: np.ndarray, num_base: int) -> Dict[str, float]:
+ABSENT_IOU = ('ignore', 'zero')
+
+
+def incremental_summary(iou: np.ndarray, num_base: int,
+                        absent_iou: str = 'ignore') -> Dict[str, float]:
     """mIoU over base classes (step 0, background included), incremental
     classes (added later, seen so far), all seen classes, and their
     harmonic mean. ``iou`` in percent, NaN for classes absent from both
-    prediction and ground truth (left out of the means). Keys whose classes
-    are all absent (e.g. ``mIoU_inc`` at step 0) are left out."""
+    prediction and ground truth: left out of the means (``'ignore'``) or
+    counted as 0 (``'zero'``, the STAR code's means). Keys without classes
+    (e.g. ``mIoU_inc`` at step 0) or whose classes are all absent and
+    ignored are left out."""
+    if absent_iou == 'zero':
+        iou = np.nan_to_num(iou, nan=0.0)
     out = OrderedDict()
     parts = dict(mIoU_base=iou[:num_base], mIoU_inc=iou[num_base:],
                  mIoU_all=iou)
@@ -36,26 +44,34 @@ class IncrementalIoUMetric(IoUMetric):
     The number of base classes comes from ``dataset_meta['num_base_classes']``
     (set by :class:`IncrementalSegDataset`) unless given here. A class absent
     from the predictions and labels of every evaluated image is left out of
-    the means. :attr:`metrics_fields` names the evaluation protocol (which
+    the means (``absent_iou='ignore'``) or counts as IoU 0 (``'zero'``, as
+    the STAR authors' metric; their paper configs). :attr:`metrics_fields`
+    names the evaluation protocol (which
     images, how unseen classes are labelled, the view of each image), as
     the test dataset describes it, for ``metrics.json``.
 
     Args:
         num_base_classes (int, optional): train ids of step 0.
+        absent_iou (str): 'ignore' or 'zero'.
         **kwargs: arguments of :class:`IoUMetric`.
     """
 
     def __init__(self, num_base_classes: Optional[int] = None,
-                 **kwargs) -> None:
+                 absent_iou: str = 'ignore', **kwargs) -> None:
+        if absent_iou not in ABSENT_IOU:
+            raise ValueError(f'test_evaluator.absent_iou must be one of '
+                             f'{ABSENT_IOU}, got {absent_iou!r}')
         kwargs.setdefault('iou_metrics', ['mIoU'])
         super().__init__(**kwargs)
         self.num_base_classes = num_base_classes
+        self.absent_iou = absent_iou
 
     @property
     def metrics_fields(self) -> dict:
         """Fields for the step's ``metrics.json`` entry."""
         proto = (self.dataset_meta or {}).get('eval_protocol')
-        return dict(eval_protocol=proto) if proto else {}
+        return dict(eval_protocol=dict(proto, absent_iou=self.absent_iou)) \
+            if proto else {}
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         logger: MMLogger = MMLogger.get_current_instance()
@@ -69,7 +85,7 @@ class IncrementalIoUMetric(IoUMetric):
         classes = self.dataset_meta['classes']
         num_base = self.num_base_classes or self.dataset_meta.get(
             'num_base_classes', len(classes))
-        metrics = incremental_summary(iou, num_base)
+        metrics = incremental_summary(iou, num_base, self.absent_iou)
         metrics['aAcc'] = float(intersect.sum() / label.sum() * 100)
         for name, v in zip(classes, iou):
             if not np.isnan(v):
