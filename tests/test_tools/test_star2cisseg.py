@@ -93,6 +93,10 @@ def test_converted_checkpoint_is_a_cisseg_step(tmp_path, monkeypatch):
     assert stamp['run']['method'] == 'star_basic'
     # tools/test.py's check accepts it as step 0 of this protocol ...
     assert scheduler.check_checkpoint(dst, 0)['converted_from'] == src
+    # ... also under a config that differs (only noted, not refused)
+    other = load_config(CONFIG, {'model.decode_head.dropout_ratio': 0.2})
+    other.work_dir = cfg.work_dir
+    StepScheduler(other).check_checkpoint(dst, 0)
     # ... and refuses it as step 1
     with pytest.raises(ValueError, match='expected step 1'):
         scheduler.check_checkpoint(dst, 1)

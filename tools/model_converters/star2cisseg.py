@@ -77,8 +77,7 @@ def main():
     from mmseg.utils import register_all_modules
 
     from cisseg.engine import StepScheduler, load_config
-    from cisseg.engine.step_scheduler import (config_fingerprint,
-                                              fingerprint_hash)
+    from cisseg.engine.step_scheduler import config_fingerprint
     from cisseg.utils import atomic_torch_save
     register_all_modules()
 
@@ -121,7 +120,7 @@ def main():
         formulation=head.formulation,
         run=scheduler.run_identity(step_cfg), id=uuid.uuid4().hex,
         parent=None,
-        config=fingerprint_hash(config_fingerprint(step_cfg)),
+        config=config_fingerprint(step_cfg),
         converted_from=osp.abspath(args.src))
     atomic_torch_save(dict(meta=dict(cisseg=stamp), state_dict=state),
                       args.dst)
