@@ -92,10 +92,14 @@ test_pipeline = [
          backend='pillow'),
     dict(type='PackSegInputs')
 ]
-train_dataloader = dict(dataset=dict(
-    protocol=dict(
-        _delete_=True, dataset='voc', task='15-1', setting='overlap'),
-    dataset=dict(pipeline=train_pipeline)))
+# their loader drops the last incomplete batch: an epoch of a step has
+# floor(images / batch) iterations, which sets the replay counts per iteration
+train_dataloader = dict(
+    drop_last=True,
+    dataset=dict(
+        protocol=dict(
+            _delete_=True, dataset='voc', task='15-1', setting='overlap'),
+        dataset=dict(pipeline=train_pipeline)))
 test_dataloader = dict(dataset=dict(
     protocol=dict(
         _delete_=True, dataset='voc', task='15-1', setting='overlap'),

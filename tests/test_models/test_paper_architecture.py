@@ -262,6 +262,8 @@ def test_star_basic_paper_configs_compute_statistics_as_the_authors():
         assert hook.get('replay_rule', 'neurips') == ('tpami' if city else
                                                       'neurips'), path
         assert cfg.test_evaluator.absent_iou == 'zero', path
+        # their loader drops the last batch (replay counts per iteration)
+        assert cfg.train_dataloader.drop_last is True, path
     demo = Config.fromfile(osp.join(REPO, 'configs', 'demo',
                                     'star-basic_shapes.py'))
     assert demo.model.get('replay_norm_draw', 'per_feature') == \
