@@ -41,9 +41,10 @@ def test_methods_are_configs_not_a_private_key():
     assert folders == {'demo', 'finetune', 'mib', 'star', 'dkd', 'plop'}
     # + STAR-M and DKD-M (VOC config, 8 leaves each), 4 demo memory methods
     # (config + 2), DKD and PLOP (VOC and ADE20K configs and 16 leaves, demo
-    # config + 2), the side-by-side leaf with the authors' architecture
+    # config + 2), the side-by-side leaves with the authors' architecture
+    # (STAR-Basic, STAR-Lite)
     assert len(all_configs()) == \
-        84 + 4 * 3 + 4 + 2 * (1 + 8) + 4 * 3 + 2 * (2 + 16 + 3) + 3 + 1
+        84 + 4 * 3 + 4 + 2 * (1 + 8) + 4 * 3 + 2 * (2 + 16 + 3) + 3 + 2
 
 
 @pytest.fixture(scope='module')
