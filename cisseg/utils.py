@@ -1,6 +1,6 @@
 """Small helpers shared by the package: atomic writes, JSON files that
 name themselves in errors, paths kept inside a work dir, the work-dir lock,
-the message of an error for a one-line report."""
+the message of an error for a one-line report, a choice among names."""
 import fcntl
 import io
 import json
@@ -54,6 +54,14 @@ def atomic_torch_save(obj, path: str) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def check_choice(what: str, value, allowed):
+    """``value`` if it is in ``allowed``, else a ValueError saying
+    ``'<what> must be one of <allowed>, got <value>'``."""
+    if value not in allowed:
+        raise ValueError(f'{what} must be one of {allowed}, got {value!r}')
+    return value
 
 
 def read_json(path: str, what: str = 'JSON file'):

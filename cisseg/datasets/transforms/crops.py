@@ -7,16 +7,10 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmseg.registry import TRANSFORMS
+from cisseg.utils import check_choice
 
 
 BACKENDS = ('cv2', 'pillow')
-
-
-def _check_backend(backend: str, name: str) -> str:
-    if backend not in BACKENDS:
-        raise ValueError(f'{name}: backend must be one of {BACKENDS}, got '
-                         f'{backend!r}')
-    return backend
 
 
 def _resize(arr: np.ndarray, size: Tuple[int, int], interpolation: str,
@@ -84,7 +78,8 @@ class RandomResizedCrop(BaseTransform):
         self.ratio = tuple(ratio)
         self.interpolation = interpolation
         self.max_attempts = max_attempts
-        self.backend = _check_backend(backend, 'RandomResizedCrop')
+        self.backend = check_choice('RandomResizedCrop: backend', backend,
+                                    BACKENDS)
 
     def window(self, h: int, w: int) -> Tuple[int, int, int, int]:
         """(top, left, height, width) of the crop in an h x w image."""
@@ -157,7 +152,8 @@ class ResizeCenterCrop(BaseTransform):
         self.size = int(size)
         self.crop_size = _pair(crop_size)
         self.interpolation = interpolation
-        self.backend = _check_backend(backend, 'ResizeCenterCrop')
+        self.backend = check_choice('ResizeCenterCrop: backend', backend,
+                                    BACKENDS)
 
     @property
     def eval_view(self) -> str:

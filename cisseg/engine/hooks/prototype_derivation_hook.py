@@ -17,7 +17,7 @@ from cisseg.models.utils import (EXTRACTION_RULES, FeatureStatistics,
                                  extraction_labels, grid_labels,
                                  lite_replay_plan, nearest_prototype_distance,
                                  recognition_prototypes)
-from cisseg.utils import atomic_write_text
+from cisseg.utils import atomic_write_text, check_choice
 from .prototype_replay_hook import (PrototypeReplayHook, replay_plan,
                                     updated_counts)
 from .utils import epoch_batches, iterate_epoch, unwrap_model
@@ -28,10 +28,7 @@ NOISE_MODELS = ('dist', 'extracted')
 
 
 def _choice(name: str, value: str, allowed) -> str:
-    if value not in allowed:
-        raise ValueError(f'PrototypeDerivationHook: {name} must be one of '
-                         f'{allowed}, got {value!r}')
-    return value
+    return check_choice(f'PrototypeDerivationHook: {name}', value, allowed)
 
 
 @HOOKS.register_module()

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from mmseg.registry import HOOKS
 from cisseg.models.utils import FeatureStatistics, PrototypeBank, grid_labels
+from cisseg.utils import check_choice
 from .utils import epoch_batches, iterate_epoch, unwrap_model
 
 PROTOTYPE_FILE = 'prototypes.pth'
@@ -24,9 +25,7 @@ NOISE_MODELS = ('neurips', 'dist')
 
 
 def _check_rule(rule: str) -> None:
-    if rule not in REPLAY_RULES:
-        raise ValueError(f'replay_rule must be one of {REPLAY_RULES}, got '
-                         f'{rule!r}')
+    check_choice('replay_rule', rule, REPLAY_RULES)
 
 
 def authors_noise_centres(prev: PrototypeBank, first_new: int,
@@ -170,15 +169,11 @@ class PrototypeReplayHook(Hook):
                  noise_reference: str = 'own',
                  noise: str = 'neurips') -> None:
         _check_rule(replay_rule)
-        if noise not in NOISE_MODELS:
-            raise ValueError(f'PrototypeReplayHook: noise must be one of '
-                             f'{NOISE_MODELS}, got {noise!r}')
-        self.noise = noise
-        if noise_reference not in NOISE_REFERENCES:
-            raise ValueError(
-                f'PrototypeReplayHook: noise_reference must be one of '
-                f'{NOISE_REFERENCES}, got {noise_reference!r}')
-        self.noise_reference = noise_reference
+        self.noise = check_choice('PrototypeReplayHook: noise', noise,
+                                  NOISE_MODELS)
+        self.noise_reference = check_choice(
+            'PrototypeReplayHook: noise_reference', noise_reference,
+            NOISE_REFERENCES)
         self.step = step
         self.replay_rule = replay_rule
         self.collect_in_last_epoch = collect_in_last_epoch
@@ -297,11 +292,11 @@ class PrototypeReplayHook(Hook):
         prev = None
         if self.step > 0:
             prev = self.prev_bank or self.load_bank(self.step - 1)
-        centres = None
+        entries = stats.finalize(new_ids)
         if prev is not None and self.noise_reference == 'authors_index':
-            centres = authors_noise_centres(prev, new_ids[0],
-                                            stats.finalize(new_ids))
-        entries = stats.finalize(new_ids, noise_centres=centres)
+            # the same prototypes, the noise about the indexed ones
+            entries = stats.finalize(new_ids, noise_centres=(
+                authors_noise_centres(prev, new_ids[0], entries)))
         if self.noise == 'dist':
             # RMS of |f^ - q| = the norm of the per-dimension RMS vector
             entries = {c: dict(prototype=e['prototype'],

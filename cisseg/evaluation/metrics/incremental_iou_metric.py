@@ -8,6 +8,7 @@ from prettytable import PrettyTable
 
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
+from cisseg.utils import check_choice
 
 
 ABSENT_IOU = ('ignore', 'zero')
@@ -58,9 +59,7 @@ class IncrementalIoUMetric(IoUMetric):
 
     def __init__(self, num_base_classes: Optional[int] = None,
                  absent_iou: str = 'ignore', **kwargs) -> None:
-        if absent_iou not in ABSENT_IOU:
-            raise ValueError(f'test_evaluator.absent_iou must be one of '
-                             f'{ABSENT_IOU}, got {absent_iou!r}')
+        check_choice('test_evaluator.absent_iou', absent_iou, ABSENT_IOU)
         kwargs.setdefault('iou_metrics', ['mIoU'])
         super().__init__(**kwargs)
         self.num_base_classes = num_base_classes

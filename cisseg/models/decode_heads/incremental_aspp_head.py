@@ -12,6 +12,7 @@ from mmseg.models.decode_heads import ASPPHead
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
+from cisseg.utils import check_choice
 
 FORMULATIONS = ('softmax', 'sigmoid')
 ASPP_LAYOUTS = ('mmseg', 'torchvision')
@@ -71,15 +72,10 @@ class IncrementalASPPHead(ASPPHead):
         if not classes_per_step or min(classes_per_step) < 1:
             raise ValueError('decode_head.classes_per_step must be positive '
                              f'counts, got {classes_per_step}')
-        if formulation not in FORMULATIONS:
-            raise ValueError(f'decode_head.formulation must be one of '
-                             f'{FORMULATIONS}, got {formulation!r}')
-        if aspp_layout not in ASPP_LAYOUTS:
-            raise ValueError(f'decode_head.aspp_layout must be one of '
-                             f'{ASPP_LAYOUTS}, got {aspp_layout!r}')
-        if cls_bias_init not in CLS_BIAS_INITS:
-            raise ValueError(f'decode_head.cls_bias_init must be one of '
-                             f'{CLS_BIAS_INITS}, got {cls_bias_init!r}')
+        check_choice('decode_head.formulation', formulation, FORMULATIONS)
+        check_choice('decode_head.aspp_layout', aspp_layout, ASPP_LAYOUTS)
+        check_choice('decode_head.cls_bias_init', cls_bias_init,
+                     CLS_BIAS_INITS)
         num_classes = kwargs.setdefault('num_classes', sum(classes_per_step))
         if num_classes != sum(classes_per_step):
             raise ValueError(

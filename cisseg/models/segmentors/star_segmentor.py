@@ -7,6 +7,7 @@ from torch import Tensor
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, SampleList, add_prefix
+from cisseg.utils import check_choice
 from ..losses import new_class_bce, zero_target_bce
 from ..utils import FeatureStatistics, PrototypeBank, grid_labels
 from ..utils.prototype_bank import NORM_DRAWS
@@ -75,10 +76,8 @@ class STARSegmentor(IncrementalEncoderDecoder):
         self.ocfm_loss = MODELS.build(ocfm_loss) if ocfm_loss else None
         self.sad_loss = MODELS.build(sad_loss) if sad_loss else None
         self.old_bg_logit = old_bg_logit
-        if replay_norm_draw not in NORM_DRAWS:
-            raise ValueError(f'model.replay_norm_draw must be one of '
-                             f'{NORM_DRAWS}, got {replay_norm_draw!r}')
-        self.replay_norm_draw = replay_norm_draw
+        self.replay_norm_draw = check_choice(
+            'model.replay_norm_draw', replay_norm_draw, NORM_DRAWS)
         self.bank: Optional[PrototypeBank] = None
         # Set by PrototypeReplayHook to collect prototype statistics from
         # the training features of the last epoch.

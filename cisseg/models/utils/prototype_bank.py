@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cisseg.utils import atomic_torch_save
+from cisseg.utils import atomic_torch_save, check_choice
 
 NORM_DRAWS = ('per_feature', 'per_element')
 
@@ -69,9 +69,8 @@ class PrototypeBank:
         Returns:
             tuple[Tensor, Tensor]: (M, C) features and (M, ) train ids.
         """
-        if norm_draw not in NORM_DRAWS:
-            raise ValueError(f'PrototypeBank.sample: norm_draw must be one '
-                             f'of {NORM_DRAWS}, got {norm_draw!r}')
+        check_choice('PrototypeBank.sample: norm_draw', norm_draw,
+                     NORM_DRAWS)
         device = torch.device('cpu' if device is None else device)
         feats, labels = [], []
         for c, n in num_per_class.items():

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from cisseg.utils import check_choice
+
 EXTRACTION_RULES = ('predicted', 'filtered')
 
 
@@ -144,9 +146,7 @@ def extraction_labels(cell_logits: Tensor, label: Tensor, num_old: int,
     Returns:
         Tensor: (N, h, w) train id of the cell's old class, or 255.
     """
-    if rule not in EXTRACTION_RULES:
-        raise ValueError(f'extraction rule must be one of {EXTRACTION_RULES}'
-                         f', got {rule!r}')
+    check_choice('extraction rule', rule, EXTRACTION_RULES)
     bg = cell_logits.new_full(cell_logits[:, :1].shape, bg_logit)
     score, pred = torch.cat([bg, cell_logits], 1).max(dim=1)
     keep = (pred > 0) & (pred < num_old)
