@@ -18,6 +18,17 @@ register_all_modules(init_default_scope=True)
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def load_script(path, name=None):
+    """Import a script that is not a package module (a tool under
+    ``tools/``, ``setup.py``) and return it; its ``main`` does not run."""
+    import importlib.util
+    name = name or '_script_' + osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_voc(root, samples, split='train'):
     """Write (name, label array) samples in VOC's layout with flat images."""
     import cv2

@@ -7,7 +7,6 @@ folders, suffixes, label conventions and per-step selections are checked by
 hand-worked numbers.
 """
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -22,15 +21,12 @@ from PIL import Image
 
 from cisseg.engine import StepScheduler, load_config
 from mmseg.registry import DATASETS
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 
 
 def _tool(name):
     path = osp.join(REPO, 'tools', 'dataset_converters', name + '.py')
-    spec = importlib.util.spec_from_file_location(f'_conv_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, f'_conv_{name}')
 
 
 def _label(values, size=16, void=False):

@@ -2,7 +2,6 @@
 whole config that ``tools/train.py`` uses, a leaf alone describes step 0 of
 its protocol, and a config read, edited and dumped trains again."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 import sys
@@ -14,7 +13,7 @@ import cisseg.engine
 from cisseg.datasets import build_protocol
 from cisseg.engine import StepScheduler, load_config
 from cisseg.engine.launch import run_tool, setup_launcher
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 
 CONFIGS = osp.join(REPO, 'configs')
 DEMO = osp.join(CONFIGS, 'demo')
@@ -49,10 +48,7 @@ def test_methods_are_configs_not_a_private_key():
 
 @pytest.fixture(scope='module')
 def train_tool():
-    spec = importlib.util.spec_from_file_location('cisseg_tools_train', TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TRAIN)
 
 
 def test_fromfile_is_what_train_uses(train_tool, monkeypatch, tmp_path):

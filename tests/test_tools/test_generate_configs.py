@@ -1,24 +1,20 @@
 """The papers' leaf configs: in sync with the generator's table, and every
 hyper-parameter as the papers give it (numbers from STAR_SPEC.md, the STAR
 and MiB authors' configs and scripts)."""
-import importlib.util
 import os
 import os.path as osp
 
 import pytest
 
 from cisseg.engine import StepScheduler, load_config
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 
 CONFIGS = osp.join(REPO, 'configs')
 
 
 def _generator():
     path = osp.join(REPO, 'tools', 'misc', 'generate_configs.py')
-    spec = importlib.util.spec_from_file_location('_generate_configs', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path)
 
 
 def test_committed_leaves_equal_the_generator_output():

@@ -1,6 +1,5 @@
 """No silent config changes: what the launcher changes is logged, and the
 total batch is checked against the papers' (auto_scale_lr)."""
-import importlib.util
 import logging
 import os.path as osp
 import sys
@@ -11,7 +10,7 @@ import torch
 import cisseg.engine
 from cisseg.engine import StepScheduler, launch, load_config
 from cisseg.engine.launch import run_tool
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 from tests.test_tools.conftest import LEAF
 
 PAPER = osp.join(REPO, 'configs', 'star',
@@ -78,9 +77,7 @@ def test_total_batch_against_the_reference(logged, batch, enable, expected):
 def test_auto_scale_lr_flag(monkeypatch, tiny_voc, tmp_path):
     """--auto-scale-lr turns mmengine's auto_scale_lr on; each step's
     Runner then scales its learning rates (here 0.05 x 4 / 8)."""
-    spec = importlib.util.spec_from_file_location('cisseg_train', TRAIN)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(TRAIN)
     used = {}
 
     class Capture:

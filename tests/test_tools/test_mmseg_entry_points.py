@@ -3,7 +3,6 @@ with a leaf config and step 0's checkpoint, or with the config a step's
 Runner dumps into ``step_<t>/`` and that step's checkpoint; ``init_model``
 + ``inference_model`` and ``MMSegInferencer`` (docs/mmseg_tools.md)."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 import sys
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import load_script
 from tests.test_tools.conftest import LEAF
 
 MMSEG_TEST = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
@@ -32,10 +32,7 @@ def step_files(demo_run, step):
 
 def mmseg_test(monkeypatch, work_dir, *argv):
     """Run mmseg's own tools/test.py; returns the metrics it logged."""
-    spec = importlib.util.spec_from_file_location('mmseg_tools_test',
-                                                  MMSEG_TEST)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(MMSEG_TEST, 'mmseg_tools_test')
     monkeypatch.setattr(sys, 'argv',
                         [MMSEG_TEST, *argv, '--work-dir', work_dir])
     tool.main()

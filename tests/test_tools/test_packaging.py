@@ -1,7 +1,6 @@
 """``pip install .`` ships configs/ and tools/ under cisseg/.mim/ (as
 OpenMMLab packages do), its requirements come from requirements/, and the
 installed package reads its own configs; ``pip install -e .`` links them."""
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -11,7 +10,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 
 SKIP = shutil.ignore_patterns('.git', '.venv', 'data', 'work_dirs', '.mim',
                               '__pycache__', '*.egg-info', 'build', 'dist',
@@ -84,10 +83,8 @@ def test_wheel_ships_configs_and_tools(source, tmp_path):
 
 
 def test_editable_install_links(source, monkeypatch):
-    spec = importlib.util.spec_from_file_location(
-        '_cisseg_setup', osp.join(source, 'setup.py'))
-    setup_py = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(setup_py)  # setup() runs only as a script
+    # setup() runs only as a script
+    setup_py = load_script(osp.join(source, 'setup.py'), '_cisseg_setup')
     mim = osp.join(source, 'cisseg', '.mim')
     monkeypatch.setattr(sys, 'argv', ['setup.py', 'editable_wheel'])
     setup_py.add_mim_files()

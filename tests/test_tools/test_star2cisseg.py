@@ -1,23 +1,20 @@
 """tools/model_converters/star2cisseg.py: the authors' DeepLabV3 state dict
 in cisseg's names, stamped as a step of a cisseg protocol."""
-import importlib.util
 import os.path as osp
 import sys
 
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.conftest import REPO, load_script
+
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'star-basic_r18-authors_shapes-15-1-overlap.py')
 
 
 def _tool():
     path = osp.join(REPO, 'tools', 'model_converters', 'star2cisseg.py')
-    spec = importlib.util.spec_from_file_location('_star2cisseg', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path)
 
 
 def test_key_table():

@@ -2,7 +2,6 @@
 --show-dir, --tta), logs of a step test in WORK_DIR/step_<t>/test."""
 import contextlib
 import glob
-import importlib.util
 import io
 import json
 import os.path as osp
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from cisseg.engine.launch import run_tool
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 from tests.test_tools.conftest import LEAF
 
 TEST = osp.join(REPO, 'tools', 'test.py')
@@ -22,10 +21,7 @@ KEYS = ('mIoU_base', 'mIoU_inc', 'mIoU_all', 'hIoU')
 
 @pytest.fixture(scope='module')
 def test_tool():
-    spec = importlib.util.spec_from_file_location('cisseg_tools_test', TEST)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TEST)
 
 
 def run_cli(test_tool, monkeypatch, *argv):

@@ -6,7 +6,6 @@ subprocess (exit status, no traceback on stderr, traceback with --debug).
 """
 import contextlib
 import glob
-import importlib.util
 import io
 import json
 import os
@@ -22,7 +21,7 @@ import torch
 from cisseg.engine import StepScheduler
 from cisseg.engine.launch import run_tool
 from cisseg.models.utils import PrototypeBank
-from tests.conftest import REPO, copy_steps
+from tests.conftest import REPO, copy_steps, load_script
 from tests.test_engine.test_step_scheduler import demo_cfg
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')
@@ -44,10 +43,7 @@ def options(data_root):
 
 @pytest.fixture(scope='module')
 def train_tool():
-    spec = importlib.util.spec_from_file_location('cisseg_tools_train', TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TRAIN)
 
 
 def run_cli(train_tool, monkeypatch, *argv):

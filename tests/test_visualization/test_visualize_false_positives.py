@@ -1,7 +1,6 @@
 """Smoke test of tools/analysis_tools/visualize_false_positives.py on a
 tiny two-step fine-tuning run."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 
@@ -10,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cisseg.engine import StepScheduler, load_config
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 
 CONFIG = osp.join(REPO, 'configs', 'demo', 'finetune_shapes-15-1-overlap.py')
 
@@ -18,10 +17,7 @@ CONFIG = osp.join(REPO, 'configs', 'demo', 'finetune_shapes-15-1-overlap.py')
 def load_tool():
     path = osp.join(REPO, 'tools', 'analysis_tools',
                     'visualize_false_positives.py')
-    spec = importlib.util.spec_from_file_location('visualize_fp', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path)
 
 
 def options(data_root):
