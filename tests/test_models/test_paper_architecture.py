@@ -269,3 +269,16 @@ def test_star_basic_paper_configs_compute_statistics_as_the_authors():
     assert demo.model.get('replay_norm_draw', 'per_feature') == \
         'per_feature'
     assert demo.custom_hooks == [dict(type='PrototypeReplayHook')]
+
+
+def test_real_dataset_loaders_pin_memory():
+    # the authors' loaders pin host memory (configs/config_voc.json,
+    # config_ade.json: pin_memory true); the synthetic demo's do not
+    for name in ('voc_aug', 'ade20k', 'cityscapes'):
+        cfg = Config.fromfile(
+            osp.join(REPO, 'configs', '_base_', 'datasets', name + '.py'))
+        for loader in ('train_dataloader', 'test_dataloader'):
+            assert cfg[loader].pin_memory is True, (name, loader)
+    demo = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'datasets', 'shapes_voc.py'))
+    assert not demo.train_dataloader.get('pin_memory', False)

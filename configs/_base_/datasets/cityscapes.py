@@ -57,6 +57,7 @@ auto_scale_lr = dict(enable=False, base_batch_size=24)
 train_dataloader = dict(
     batch_size=24,
     num_workers=4,
+    pin_memory=True,  # as the authors' loaders: faster copies to the GPU
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
@@ -73,6 +74,7 @@ train_dataloader = dict(
 test_dataloader = dict(
     batch_size=1,
     num_workers=4,
+    pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='IncrementalSegDataset',
