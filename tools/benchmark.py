@@ -4,7 +4,7 @@
         [--crop 256] [--batch 2] [--iters 10] [--warmup 2]
         [--methods finetune mib star-basic star-lite dkd plop]
         [--device cpu|cuda]
-        [--threads N] [--task 15-1] [--out results.json]
+        [--threads N] [--task 15-1] [--repeat 1] [--out results.json]
 
 A benchmark, not a test. For each method, at step 1 of VOC ``--task``
 (overlapped) with the same model, crop and batch: training iterations per
@@ -22,7 +22,12 @@ epoch is ``--iters`` iterations. The step-0 model and its stored
 prototypes are made first in this process; each method is then measured in
 a fresh subprocess, so that its peak memory is its own (CPU: growth of the
 peak resident set size, ``ru_maxrss``, from after the data are made to
-after training; CUDA: ``torch.cuda.max_memory_allocated``).
+after training; CUDA: ``torch.cuda.max_memory_allocated``). ``--repeat N``
+measures the methods N times in turn (round robin) and reports, per
+method, the round of median speed and the median over rounds of its time
+relative to fine-tuning's in the same round: on a shared machine, whose
+speed drifts between processes, a paired ratio moves less than two times
+measured apart.
 """
 import argparse
 import json
@@ -87,6 +92,10 @@ def parse_args(argv=None):
         '--profile', type=int, default=0, metavar='N',
         help='also profile N training iterations per method (torch.profiler;'
         ' top operators written next to --out)')
+    parser.add_argument(
+        '--repeat', type=int, default=1, metavar='N',
+        help='measure every method N times, in turn; report medians (an '
+        'odd N: the median is one of the rounds)')
     parser.add_argument('--work-dir', default=None,
                         help='where step-0 files go (default: a temp dir)')
     parser.add_argument('--out', default=None,
@@ -420,7 +429,7 @@ def table(results, args, info: dict) -> str:
         '|---|---|---|---|---|---|---|---|---|---|---|---|'
     ]
     for r in results:
-        t = f"{r['iter_s'] / ref['iter_s']:.2f}" if ref else '-'
+        t = f"{r['x_ft']:.2f}" if ref else '-'
         m = f"{r['peak_mb'] / ref['peak_mb']:.2f}" if ref and \
             ref['peak_mb'] > 0 else '-'
         lines.append(
@@ -429,6 +438,14 @@ def table(results, args, info: dict) -> str:
             f"{r['pass_s']:.2f} | "
             f"{r['pass_share']:.2f} | {r['replay_per_iter']} | "
             f"{r['eval_images_per_s']:.2f} | {r['stored_bytes']} |")
+    rounds = results[0].get('iter_s_rounds', [])
+    if len(rounds) > 1:
+        lines += ['', f'{len(rounds)} rounds; s/iter of each (the table: '
+                  'the median round; x FT time: the median of the rounds\' '
+                  'ratios): ' + '; '.join(
+                      r['method'] + ' ' + ', '.join(
+                          f'{t:.3f}' for t in r['iter_s_rounds'])
+                      for r in results)]
     lines += ['', f"Checkpoint (weights only) of step 0: "
               f"{results[0]['checkpoint_bytes'] / 2**20:.1f} MiB for every "
               'method.']
@@ -465,6 +482,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     if args.device is None:
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if args.repeat < 1:
+        raise ValueError(f'--repeat: expected a number of rounds >= 1, got '
+                         f'{args.repeat}')
     if args.amp and not args.device.startswith('cuda'):
         raise ValueError('--amp: mmengine\'s AmpOptimWrapper needs a GPU '
                          f'(--device {args.device})')
@@ -505,39 +525,75 @@ def main(argv=None) -> int:
     return 0
 
 
+def combine_rounds(rounds: list) -> list:
+    """Results of ``--repeat`` rounds (each a list of per-method results in
+    the same order) as one list: per method, the round of median
+    ``iter_s`` (the lower median for an even count), with ``iter_s_rounds``
+    (every round's time) and ``x_ft``, the median over rounds of the
+    method's ``iter_s`` divided by fine-tuning's of the same round (1.0
+    for fine-tuning; absent without fine-tuning)."""
+    import statistics
+    out = []
+    for i, first in enumerate(rounds[0]):
+        runs = [r[i] for r in rounds]
+        times = [r['iter_s'] for r in runs]
+        median = statistics.median_low(times)
+        pick = dict(runs[times.index(median)], iter_s_rounds=times)
+        refs = [next((m for m in r if m['method'] == 'finetune'), None)
+                for r in rounds]
+        if all(refs):
+            pick['x_ft'] = statistics.median(
+                run['iter_s'] / ref['iter_s'] for run, ref in zip(runs, refs))
+        out.append(pick)
+    return out
+
+
 def run_methods(args, methods, work_dir: str) -> list:
-    """Prepare step 0 and measure each method in a subprocess."""
-    results = []
+    """Prepare step 0 for each method, then measure the methods, each in a
+    fresh subprocess, ``--repeat`` times in turn."""
     for method in methods:
         method_dir = osp.join(work_dir, method)
         os.makedirs(method_dir, exist_ok=True)
         print(f'[benchmark] {method}: step-0 model and files', flush=True)
         prepare(args, method, method_dir)
-        print(f'[benchmark] {method}: measuring in a fresh process',
-              flush=True)
-        result_file = osp.join(method_dir, 'result.json')
-        cmd = [sys.executable, osp.abspath(__file__), '--worker', method,
-               '--result', result_file, '--work-dir', work_dir,
-               '--model', args.model, '--crop', str(args.crop),
-               '--batch', str(args.batch), '--iters', str(args.iters),
-               '--warmup', str(args.warmup), '--task', args.task,
-               '--device', args.device, '--seed', str(args.seed),
-               '--profile', str(args.profile)]
-        if args.out:
-            cmd += ['--out', args.out]
-        if args.amp:
-            cmd.append('--amp')
-        if args.epoch_images:
-            cmd += ['--epoch-images', str(args.epoch_images)]
-        if args.threads:
-            cmd += ['--threads', str(args.threads)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-            raise RuntimeError(f'{method}: the measuring process failed')
-        with open(result_file) as f:
-            results.append(json.load(f))
-    return results
+    rounds = []
+    for r in range(args.repeat):
+        rounds.append([measure_in_subprocess(args, method, work_dir)
+                       for method in methods])
+        if args.repeat > 1:
+            print(f'[benchmark] round {r + 1}/{args.repeat}: ' + ', '.join(
+                f"{m['method']} {m['iter_s']:.3f} s/iter"
+                for m in rounds[-1]), flush=True)
+    return combine_rounds(rounds)
+
+
+def measure_in_subprocess(args, method: str, work_dir: str) -> dict:
+    """One method measured by a fresh process of this script."""
+    method_dir = osp.join(work_dir, method)
+    print(f'[benchmark] {method}: measuring in a fresh process',
+          flush=True)
+    result_file = osp.join(method_dir, 'result.json')
+    cmd = [sys.executable, osp.abspath(__file__), '--worker', method,
+           '--result', result_file, '--work-dir', work_dir,
+           '--model', args.model, '--crop', str(args.crop),
+           '--batch', str(args.batch), '--iters', str(args.iters),
+           '--warmup', str(args.warmup), '--task', args.task,
+           '--device', args.device, '--seed', str(args.seed),
+           '--profile', str(args.profile)]
+    if args.out:
+        cmd += ['--out', args.out]
+    if args.amp:
+        cmd.append('--amp')
+    if args.epoch_images:
+        cmd += ['--epoch-images', str(args.epoch_images)]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise RuntimeError(f'{method}: the measuring process failed')
+    with open(result_file) as f:
+        return json.load(f)
 
 
 if __name__ == '__main__':
