@@ -7,7 +7,7 @@
 # over every cell it predicts as c; the recognition side runs their objective
 # (AdamW from zeros; lr x10 for 1/10 of their 500k steps follows the same path,
 # docs/results.md); the two are summed. The per-class pixel counts are stored
-# (step_<t>/counts.json, a few bytes a class) and replayed by with their
+# (step_<t>/counts.json, a few bytes a class) and replayed with their
 # trainer's rules (replay_rule='tpami'); replayed features follow their 'dist'
 # noise model. cisseg's zero-storage variant (nothing stored):
 # configs/demo/star-lite-zero_shapes.py. The base of the protocol leaves
