@@ -250,7 +250,12 @@ class IncrementalSegDataset:
                 'images missing); the memory belongs to another dataset')
         if not memory['images']:
             return
-        self.memory_dataset = ds.get_subset(
+        # Not ds.get_subset(): it copies through mmengine's
+        # _copy_without_annotation(memo=dict()), whose memo is one dict shared
+        # by every call, so an object whose id was reused after an earlier
+        # copy came back in place of a transform (flaky pipelines).
+        self.memory_dataset = copy.deepcopy(ds)
+        self.memory_dataset.get_subset_(
             [index[m['seg_map_path']] for m in memory['images']])
         self._insert_remap(self.memory_dataset,
                            'test' if self.memory_labels == 'seen' else None)

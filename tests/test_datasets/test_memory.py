@@ -213,3 +213,35 @@ def test_memory_of_another_dataset_or_step_is_refused(voc_memory, tmp_path):
         _dataset(root, 1, other)
     with pytest.raises(ValueError, match='memory_labels must be one of'):
         _dataset(root, 1, path, 'all')
+
+
+def test_memory_subset_does_not_use_mmengine_shared_copy_memo(
+        voc_memory, monkeypatch):
+    # mmengine's BaseDataset.get_subset copies through
+    # _copy_without_annotation(memo=dict()): one memo for every call, so
+    # after an earlier copy an object whose id was reused came back in place
+    # of a pipeline transform. Here that memo answers a stale object for
+    # every id: the memory images must still load with their own pipeline.
+    from mmengine.dataset import BaseDataset
+
+    class StaleMemo(dict):
+
+        def get(self, key, default=None):
+            return 'a stale object of an earlier copy'
+
+    monkeypatch.setattr(BaseDataset._copy_without_annotation, '__defaults__',
+                        (StaleMemo(), ))
+    root, path = voc_memory
+    ds = _dataset(root, 1, path, 'seen')
+    names = [type(t).__name__ for t in ds.memory_dataset.pipeline.transforms]
+    assert names == ['LoadImageFromFile', 'LoadAnnotations', 'StepLabelRemap',
+                     'PackSegInputs']
+    # the step's own pipeline is not touched by the memory's remap
+    assert [type(t).__name__ for t in ds.dataset.pipeline.transforms] == [
+        'LoadImageFromFile', 'LoadAnnotations', 'StepLabelRemap',
+        'PackSegInputs']
+    assert ds.memory_dataset.pipeline is not ds.dataset.pipeline
+    # 'seen' labels for the memory's 'a', the step's labels for 'c'
+    a = _seg(ds, 3)
+    assert [a[0, 0], a[2, 0]] == [1, 5] and a[7, 7] == 255
+    assert [_seg(ds, 1)[0, 0], _seg(ds, 1)[2, 0]] == [0, 16]
