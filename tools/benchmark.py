@@ -533,14 +533,14 @@ def combine_rounds(rounds: list) -> list:
     method's ``iter_s`` divided by fine-tuning's of the same round (1.0
     for fine-tuning; absent without fine-tuning)."""
     import statistics
+    refs = [next((m for m in r if m['method'] == 'finetune'), None)
+            for r in rounds]
     out = []
-    for i, first in enumerate(rounds[0]):
+    for i in range(len(rounds[0])):
         runs = [r[i] for r in rounds]
         times = [r['iter_s'] for r in runs]
         median = statistics.median_low(times)
         pick = dict(runs[times.index(median)], iter_s_rounds=times)
-        refs = [next((m for m in r if m['method'] == 'finetune'), None)
-                for r in rounds]
         if all(refs):
             pick['x_ft'] = statistics.median(
                 run['iter_s'] / ref['iter_s'] for run, ref in zip(runs, refs))
@@ -558,7 +558,9 @@ def run_methods(args, methods, work_dir: str) -> list:
         prepare(args, method, method_dir)
     rounds = []
     for r in range(args.repeat):
-        rounds.append([measure_in_subprocess(args, method, work_dir)
+        # the profile (a file per method) is taken in the first round only
+        rounds.append([measure_in_subprocess(args, method, work_dir,
+                                             args.profile if r == 0 else 0)
                        for method in methods])
         if args.repeat > 1:
             print(f'[benchmark] round {r + 1}/{args.repeat}: ' + ', '.join(
@@ -567,8 +569,10 @@ def run_methods(args, methods, work_dir: str) -> list:
     return combine_rounds(rounds)
 
 
-def measure_in_subprocess(args, method: str, work_dir: str) -> dict:
-    """One method measured by a fresh process of this script."""
+def measure_in_subprocess(args, method: str, work_dir: str,
+                          profile: int) -> dict:
+    """One method measured by a fresh process of this script, with
+    ``profile`` profiled iterations after the timed ones."""
     method_dir = osp.join(work_dir, method)
     print(f'[benchmark] {method}: measuring in a fresh process',
           flush=True)
@@ -579,7 +583,7 @@ def measure_in_subprocess(args, method: str, work_dir: str) -> dict:
            '--batch', str(args.batch), '--iters', str(args.iters),
            '--warmup', str(args.warmup), '--task', args.task,
            '--device', args.device, '--seed', str(args.seed),
-           '--profile', str(args.profile)]
+           '--profile', str(profile)]
     if args.out:
         cmd += ['--out', args.out]
     if args.amp:

@@ -18,8 +18,8 @@ from cisseg.models.utils import (EXTRACTION_RULES, FeatureStatistics,
                                  lite_replay_plan, nearest_prototype_distance,
                                  recognition_prototypes)
 from cisseg.utils import atomic_write_text, check_choice
-from .prototype_replay_hook import (PrototypeReplayHook, replay_plan,
-                                    updated_counts)
+from .prototype_replay_hook import (REPLAY_RULES, PrototypeReplayHook,
+                                    replay_plan, updated_counts)
 from .utils import epoch_batches, iterate_epoch, unwrap_model
 
 COUNTS_FILE = 'counts.json'
@@ -99,7 +99,7 @@ class PrototypeDerivationHook(Hook):
                                   EXTRACTION_RULES)
         self.noise = _choice('noise', noise, NOISE_MODELS)
         self.replay_rule = _choice('replay_rule', replay_rule,
-                                   ('tpami', 'neurips'))
+                                   REPLAY_RULES)
         self.threshold = threshold
         self.extraction_weight = extraction_weight
         self.recognition_iters = recognition_iters
