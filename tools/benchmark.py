@@ -83,6 +83,11 @@ def parse_args(argv=None):
         '--amp', action='store_true',
         help='train with AmpOptimWrapper (fp16 autocast, dynamic loss scale)')
     parser.add_argument(
+        '--cudnn-benchmark', action=argparse.BooleanOptionalAction,
+        default=None,
+        help='cuDNN autotuning (default: on for a GPU, as tools/train.py '
+        'sets env_cfg.cudnn_benchmark there)')
+    parser.add_argument(
         '--epoch-images', type=int, default=None,
         help='images of one real epoch of the step (default: batch x '
         'iters), e.g. 487 for VOC 15-1 step 1 (overlapped): the step hooks '
@@ -200,13 +205,15 @@ class RandomSegData:
         return self.items[i]
 
 
-def fake_runner(model, data, batch: int, work_dir: str, hooks=()):
+def fake_runner(model, data, batch: int, work_dir: str, hooks=(),
+                pin_memory: bool = False):
     """What the step hooks use of a Runner."""
     from types import SimpleNamespace
 
     from mmengine.dataset import pseudo_collate
     from torch.utils.data import DataLoader
-    loader = DataLoader(data, batch_size=batch, collate_fn=pseudo_collate)
+    loader = DataLoader(data, batch_size=batch, collate_fn=pseudo_collate,
+                        pin_memory=pin_memory)
     return SimpleNamespace(model=model, train_dataloader=loader, iter=0,
                            max_iters=0, hooks=list(hooks),
                            work_dir=work_dir)
@@ -297,6 +304,10 @@ def measure(args, method: str, work_dir: str) -> dict:
                                               (i + 1) * args.batch)])
                for i in range(args.iters)]
     if cuda:
+        # as the paper configs' loaders (pin_memory=True) hand them over
+        from torch.utils.data._utils.pin_memory import pin_memory
+        batches = [pin_memory(b) for b in batches]
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark is not False
         torch.cuda.reset_peak_memory_stats()
     base_mb = rss_mb()
 
@@ -310,7 +321,7 @@ def measure(args, method: str, work_dir: str) -> dict:
     optim_wrapper = build_optim_wrapper(model, cfg1.optim_wrapper)
     hooks = build_hooks(cfg1)
     runner = fake_runner(model, epoch_data, args.batch, sched.work_dir,
-                         hooks)
+                         hooks, pin_memory=cuda)
 
     def call_hooks(name: str) -> float:
         """Call ``name`` on every hook; seconds taken."""
@@ -330,6 +341,12 @@ def measure(args, method: str, work_dir: str) -> dict:
         model.train_step(batch, optim_wrapper)
 
     call_hooks('before_run')
+    if getattr(model, 'old_model', None) is not None:
+        # a run reaches step t > 0 with its kernels loaded (and cuDNN's
+        # choices made) by step t - 1: a cold start is not the pass's cost
+        with torch.no_grad():
+            model.old_forward(
+                model.data_preprocessor(batches[0], False)['inputs'])
     pass_before = call_hooks('before_train')
 
     model.train()
@@ -419,7 +436,8 @@ def table(results, args, info: dict) -> str:
         f"Model {args.model}, crop {args.crop}, batch {args.batch}, "
         f"{args.iters} timed iterations after {args.warmup} warm-up, step 1 "
         f"of VOC {args.task} (overlapped), "
-        f"{'AMP (fp16)' if args.amp else 'fp32'}, an epoch of "
+        f"{'AMP (fp16)' if args.amp else 'fp32'}"
+        f"{cudnn_note(args)}, an epoch of "
         f"{results[0]['epoch_iters']} iterations; {info['device']}, torch "
         f"{info['torch']}, {info['threads']} threads. Memory: "
         f"{info['memory']}.", '',
@@ -450,6 +468,13 @@ def table(results, args, info: dict) -> str:
               f"{results[0]['checkpoint_bytes'] / 2**20:.1f} MiB for every "
               'method.']
     return '\n'.join(lines)
+
+
+def cudnn_note(args) -> str:
+    if not args.device.startswith('cuda'):
+        return ''
+    return ', cuDNN autotuning ' + (
+        'off' if args.cudnn_benchmark is False else 'on')
 
 
 def machine_info(device: str) -> dict:
@@ -592,6 +617,9 @@ def measure_in_subprocess(args, method: str, work_dir: str,
         cmd += ['--epoch-images', str(args.epoch_images)]
     if args.threads:
         cmd += ['--threads', str(args.threads)]
+    if args.cudnn_benchmark is not None:
+        cmd.append('--cudnn-benchmark' if args.cudnn_benchmark
+                   else '--no-cudnn-benchmark')
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])

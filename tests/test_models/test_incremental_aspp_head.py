@@ -1,6 +1,11 @@
 import pytest
 import torch
 
+from mmseg.models.losses import accuracy
+from mmseg.structures import SegDataSample
+from mmengine.structures import PixelData
+from cisseg.models.decode_heads.incremental_aspp_head import pixel_accuracy
+
 from tests.test_models._tiny import build_tiny
 
 
@@ -78,3 +83,41 @@ def test_fused_classifier_equals_each_step_conv():
     assert torch.allclose(head.conv_seg[-1].weight.grad.flatten(), expected,
                           atol=1e-4)
     assert head.conv_seg[-1].bias.grad.item() == 2 * 5 * 5
+
+
+def test_pixel_accuracy_equals_mmseg_accuracy():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 8, 8)
+    label = torch.randint(0, 5, (2, 8, 8))
+    label[0, :3] = 255
+    ours = pixel_accuracy(logits, label, 255)
+    ref = accuracy(logits, label, ignore_index=255)
+    assert ours.shape == ref.shape == (1, )
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
+    # by hand: 3 pixels, 2 valid, 1 right
+    logits = torch.tensor([[1., 0.], [0., 1.], [0., 1.]]).t().reshape(1, 2, 1, 3)
+    label = torch.tensor([[[0, 0, 255]]])
+    assert pixel_accuracy(logits, label, 255).item() == pytest.approx(50.0)
+    # every pixel ignored: mmseg's eps / eps (100), not NaN
+    ignored = torch.full_like(label, 255)
+    assert pixel_accuracy(logits, ignored).item() == pytest.approx(
+        accuracy(logits, ignored, ignore_index=255).item())
+
+
+def test_softmax_loss_equals_mmseg_head_loss():
+    from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+    m = build_tiny([4, 2])
+    head = m.decode_head
+    torch.manual_seed(0)
+    logits = torch.randn(2, 6, 4, 4, requires_grad=True)
+    samples = []
+    for _ in range(2):
+        label = torch.randint(0, 6, (1, 16, 16))
+        label[0, 0] = 255
+        samples.append(SegDataSample(gt_sem_seg=PixelData(data=label)))
+    ours = head.loss_by_feat(logits, samples)
+    ref = BaseDecodeHead.loss_by_feat(head, logits, samples)
+    assert set(ours) == set(ref) == {'loss_ce', 'acc_seg'}
+    assert torch.equal(ours['loss_ce'], ref['loss_ce'])
+    assert ours['acc_seg'].item() == pytest.approx(ref['acc_seg'].item(),
+                                                   rel=1e-6)

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from cisseg.engine.hooks.prototype_replay_hook import replay_plan
-from cisseg.models.utils import FeatureStatistics, PrototypeBank, grid_labels
+from cisseg.models.utils import (FeatureStatistics, PrototypeBank, grid_labels,
+                                 masked_bincount)
 
 
 def test_grid_labels_take_cell_centres():
@@ -50,6 +51,41 @@ def test_statistics_noise_about_a_given_centre():
     # the prototype itself does not move
     assert e['prototype'].tolist() == pytest.approx(
         stats.finalize([1])[1]['prototype'].tolist())
+
+
+def test_masked_bincount_equals_bincount_of_the_selection():
+    ids = torch.tensor([[0, 2, 2, 255], [1, 2, -1, 3]])
+    mask = torch.tensor([[True, True, False, True], [True, True, True, True]])
+    # ids[mask] in [0, 3): 0, 2, 1, 2 (255, -1 and 3 dropped)
+    assert masked_bincount(ids, 3, mask).tolist() == [1.0, 1.0, 2.0]
+    assert masked_bincount(ids, 3).tolist() == [1.0, 1.0, 3.0]
+    counts = masked_bincount(ids, 4, dtype=torch.long)
+    assert counts.dtype == torch.long and counts.tolist() == [1, 1, 3, 1]
+    torch.manual_seed(0)
+    ids = torch.randint(-2, 30, (4, 16, 16))
+    mask = torch.rand(4, 16, 16) < 0.5
+    sel = ids[mask & (ids >= 0) & (ids < 25)]
+    assert torch.equal(masked_bincount(ids, 25, mask),
+                       torch.bincount(sel, minlength=25).double())
+
+
+def test_statistics_skip_ignored_cells_exactly():
+    # skipped cells go in with weight 0: every sum bit for bit as if the
+    # cells had been removed
+    torch.manual_seed(0)
+    feat = torch.randn(2, 4, 3, 3)
+    label = torch.randint(0, 3, (2, 3, 3))
+    label[0, 1, :] = 255
+    label[1, 0, 0] = 7
+    with_skips = FeatureStatistics(3, 4)
+    with_skips.update(feat, label)
+    keep = (label < 3).flatten()
+    kept = FeatureStatistics(3, 4)
+    kept.update(feat.permute(0, 2, 3, 1).reshape(-1, 4)[keep].t()
+                .reshape(1, 4, 1, -1), label.flatten()[keep].reshape(1, 1, -1))
+    for name in ('count', 'sum', 'sq_sum', 'norm_sum', 'norm_sq_sum'):
+        assert torch.equal(getattr(with_skips, name), getattr(kept, name))
+    assert with_skips.count.sum() == keep.sum()
 
 
 def test_statistics_add_up_over_batches():

@@ -15,7 +15,8 @@ from mmseg.registry import HOOKS
 from cisseg.models.utils import (EXTRACTION_RULES, FeatureStatistics,
                                  PrototypeBank, combine_prototypes,
                                  extraction_labels, grid_labels,
-                                 lite_replay_plan, nearest_prototype_distance,
+                                 lite_replay_plan, masked_bincount,
+                                 nearest_prototype_distance,
                                  recognition_prototypes)
 from cisseg.utils import atomic_write_text, check_choice
 from .prototype_replay_hook import (REPLAY_RULES, PrototypeReplayHook,
@@ -174,13 +175,13 @@ class PrototypeDerivationHook(Hook):
                 g_logits, g_label, num_old, self.extraction, self.threshold,
                 model.old_bg_logit))
             valid = g_label != 255
-            pred_in_bg += torch.bincount(
-                g_pred[g_label == 0].flatten(),
-                minlength=num_old)[:num_old].to(pred_in_bg)
-            cells += torch.stack([
-                ((g_pred == 0) & valid).sum(), valid.sum(),
-                torch.tensor(g_label.numel(), device=device),
-                (valid & (g_label >= num_old)).sum()]).to(cells)
+            pred_in_bg += masked_bincount(g_pred, num_old,
+                                          mask=g_label == 0)
+            # no tensor made from a Python number: a host-to-device copy
+            cells[:2] += torch.stack([((g_pred == 0) & valid).sum(),
+                                      valid.sum()])
+            cells[2] += g_label.numel()
+            cells[3] += (valid & (g_label >= num_old)).sum()
         stats.all_reduce()
         if is_distributed():
             all_reduce(pred_in_bg, op='sum')
@@ -191,9 +192,12 @@ class PrototypeDerivationHook(Hook):
         heads = model.old_model.decode_head.conv_seg
         weight = torch.cat([h.weight.flatten(1) for h in heads])
         bias = torch.cat([h.bias for h in heads])
+        # K x C tensors: on a GPU each of the loop's operations would cost
+        # a kernel launch, longer than the arithmetic; the CPU runs it
+        # several times faster (and gives every device the same result)
         recog = recognition_prototypes(
-            weight, bias, self.recognition_iters, self.recognition_lr,
-            anneal=self.recognition_anneal)
+            weight.cpu(), bias.cpu(), self.recognition_iters,
+            self.recognition_lr, anneal=self.recognition_anneal).to(device)
         protos = combine_prototypes(
             {c: recog[c - 1] for c in old_ids},
             {c: e['prototype'] for c, e in extracted.items()},
@@ -286,7 +290,7 @@ class PrototypeDerivationHook(Hook):
                                            f'step {self.step} class counts'):
             feats, _ = model.decode_features(inputs)
             g = grid_labels(label, feats.shape[2:]).flatten()
-            count += torch.bincount(g[g < num], minlength=num).to(count)
+            count += masked_bincount(g, num)
         model.train(was_training)
         if is_distributed():
             all_reduce(count, op='sum')

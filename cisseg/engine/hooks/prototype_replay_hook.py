@@ -12,7 +12,8 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mmseg.registry import HOOKS
-from cisseg.models.utils import FeatureStatistics, PrototypeBank, grid_labels
+from cisseg.models.utils import (FeatureStatistics, PrototypeBank, grid_labels,
+                                 masked_bincount)
 from cisseg.utils import check_choice
 from .utils import epoch_batches, iterate_epoch, unwrap_model
 
@@ -232,9 +233,7 @@ class PrototypeReplayHook(Hook):
             pred = model.old_full_prediction(old_logits, label.shape[1:])
             g_label = grid_labels(label, old_logits.shape[2:])
             g_pred = grid_labels(pred, old_logits.shape[2:])
-            in_bg = g_pred[g_label == 0]
-            counts += torch.bincount(in_bg.flatten(), minlength=num_old)[
-                :num_old].to(counts)
+            counts += masked_bincount(g_pred, num_old, mask=g_label == 0)
         if is_distributed():
             all_reduce(counts, op='sum')
         self.prev_bank = bank

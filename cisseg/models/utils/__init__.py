@@ -1,6 +1,7 @@
 from .entropy_pseudo_labels import (EntropyHistogram, entropy_pseudo_labels,
                                     median_thresholds, normalized_entropy)
-from .feature_statistics import FeatureStatistics, grid_labels
+from .feature_statistics import (FeatureStatistics, grid_labels,
+                                 masked_bincount)
 from .prototype_bank import PrototypeBank
 from .prototype_derivation import (EXTRACTION_RULES, combine_prototypes,
                                    extraction_labels, lite_replay_plan,
@@ -8,7 +9,7 @@ from .prototype_derivation import (EXTRACTION_RULES, combine_prototypes,
                                    recognition_prototypes)
 
 __all__ = [
-    'FeatureStatistics', 'PrototypeBank', 'grid_labels',
+    'FeatureStatistics', 'PrototypeBank', 'grid_labels', 'masked_bincount',
     'recognition_prototypes', 'combine_prototypes', 'extraction_labels',
     'lite_replay_plan', 'nearest_prototype_distance', 'EXTRACTION_RULES',
     'EntropyHistogram', 'entropy_pseudo_labels',

@@ -6,6 +6,8 @@ import torch
 from mmengine.dist import all_reduce, is_distributed
 from torch import Tensor
 
+from .feature_statistics import masked_bincount
+
 
 def normalized_entropy(probs: Tensor) -> Tensor:
     """Entropy of (N, C, H, W) class probabilities divided by log(C):
@@ -103,10 +105,11 @@ class EntropyHistogram:
         """Add the pixels of ``mask`` ((N, H, W) bool) with their entropy
         and predicted class."""
         c, b = self.counts.shape
-        bins = (entropy[mask] * b).long().clamp(0, b - 1)
-        idx = pred[mask].long() * b + bins
-        self.counts += torch.bincount(
-            idx.to(self.counts.device), minlength=c * b).view(c, b)
+        bins = (entropy * b).long().clamp(0, b - 1)
+        idx = pred.long() * b + bins
+        self.counts += masked_bincount(
+            idx.to(self.counts.device), c * b, mask.to(self.counts.device),
+            dtype=self.counts.dtype).view(c, b)
 
     def all_reduce(self) -> None:
         if is_distributed():

@@ -7,6 +7,21 @@ from mmengine.dist import all_reduce, is_distributed
 from torch import Tensor
 
 
+def masked_bincount(ids: Tensor, num: int, mask: Optional[Tensor] = None,
+                    dtype=torch.float64) -> Tensor:
+    """``torch.bincount(ids[mask], minlength=num)[:num]`` (ids outside
+    ``[0, num)`` dropped) without a host-device sync: boolean indexing and
+    CUDA's ``bincount`` both wait for the GPU, which stalls a pass or a
+    training iteration; dropped ids go to a spare bin instead."""
+    keep = (ids >= 0) & (ids < num)
+    if mask is not None:
+        keep &= mask
+    idx = torch.where(keep, ids, num).flatten().long()
+    out = torch.zeros(num + 1, dtype=dtype, device=ids.device)
+    out.scatter_add_(0, idx, torch.ones_like(idx, dtype=dtype))
+    return out[:num]
+
+
 def grid_labels(label: Tensor, size) -> Tensor:
     """Sample (N, H, W) labels at the centre of each cell of an (h, w)
     feature grid (STAR samples one label per stride x stride cell)."""
@@ -43,15 +58,21 @@ class FeatureStatistics:
     @torch.no_grad()
     def update(self, feat: Tensor, label: Tensor) -> None:
         """Add (N, C, h, w) features labelled by (N, h, w) grid train ids;
-        ids outside the rows (e.g. 255) are skipped."""
+        ids outside the rows (e.g. 255) are skipped.
+
+        Skipped cells are added to row 0 with weight 0 rather than filtered
+        out (boolean indexing would wait for the GPU every call); adding
+        exact zeros leaves every sum as it was."""
         c = feat.shape[1]
         f = feat.permute(0, 2, 3, 1).reshape(-1, c).double()
         y = label.reshape(-1).long()
         keep = (y >= 0) & (y < self.count.shape[0])
-        f, y = f[keep], y[keep]
+        y = torch.where(keep, y, 0)
+        w = keep.double()
         norm = f.norm(dim=1)
-        unit = f / norm.clamp(min=1e-12)[:, None]
-        self.count.index_add_(0, y, torch.ones_like(norm))
+        unit = f / norm.clamp(min=1e-12)[:, None] * w[:, None]
+        norm = norm * w
+        self.count.index_add_(0, y, w)
         self.sum.index_add_(0, y, unit)
         self.sq_sum.index_add_(0, y, unit * unit)
         self.norm_sum.index_add_(0, y, norm)
