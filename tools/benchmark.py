@@ -85,8 +85,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cudnn-benchmark', action=argparse.BooleanOptionalAction,
         default=None,
-        help='cuDNN autotuning (default: on for a GPU, as tools/train.py '
-        'sets env_cfg.cudnn_benchmark there)')
+        help="cuDNN autotuning on a GPU (default: off, as the configs' "
+        'env_cfg.cudnn_benchmark and the authors\' trainer)')
     parser.add_argument(
         '--epoch-images', type=int, default=None,
         help='images of one real epoch of the step (default: batch x '
@@ -307,7 +307,7 @@ def measure(args, method: str, work_dir: str) -> dict:
         # as the paper configs' loaders (pin_memory=True) hand them over
         from torch.utils.data._utils.pin_memory import pin_memory
         batches = [pin_memory(b) for b in batches]
-        torch.backends.cudnn.benchmark = args.cudnn_benchmark is not False
+        torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
         torch.cuda.reset_peak_memory_stats()
     base_mb = rss_mb()
 
@@ -473,8 +473,7 @@ def table(results, args, info: dict) -> str:
 def cudnn_note(args) -> str:
     if not args.device.startswith('cuda'):
         return ''
-    return ', cuDNN autotuning ' + (
-        'off' if args.cudnn_benchmark is False else 'on')
+    return ', cuDNN autotuning ' + ('on' if args.cudnn_benchmark else 'off')
 
 
 def machine_info(device: str) -> dict:

@@ -186,7 +186,7 @@ def test_setup_launcher_gpu_and_override(monkeypatch):
     cfg.launcher = 'slurm'
     launch.setup_launcher(cfg)
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
-    assert cfg.sync_bn == 'torch' and cfg.env_cfg.cudnn_benchmark is True
+    assert cfg.sync_bn == 'torch' and cfg.env_cfg.cudnn_benchmark is False
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'
     assert 'model_wrapper_cfg' not in cfg
     # auto_device=False: the config as written (here: gloo on a GPU)
