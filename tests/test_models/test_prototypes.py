@@ -59,6 +59,9 @@ def test_masked_bincount_equals_bincount_of_the_selection():
     # ids[mask] in [0, 3): 0, 2, 1, 2 (255, -1 and 3 dropped)
     assert masked_bincount(ids, 3, mask).tolist() == [1.0, 1.0, 2.0]
     assert masked_bincount(ids, 3).tolist() == [1.0, 1.0, 3.0]
+    # uint8 ids (label maps) with a spare bin past 255
+    assert masked_bincount(torch.tensor([0, 255, 3], dtype=torch.uint8),
+                           256)[[0, 3, 255]].tolist() == [1.0, 1.0, 1.0]
     counts = masked_bincount(ids, 4, dtype=torch.long)
     assert counts.dtype == torch.long and counts.tolist() == [1, 1, 3, 1]
     torch.manual_seed(0)

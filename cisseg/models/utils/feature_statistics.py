@@ -13,10 +13,11 @@ def masked_bincount(ids: Tensor, num: int, mask: Optional[Tensor] = None,
     ``[0, num)`` dropped) without a host-device sync: boolean indexing and
     CUDA's ``bincount`` both wait for the GPU, which stalls a pass or a
     training iteration; dropped ids go to a spare bin instead."""
+    ids = ids.long()  # a uint8 label map could not hold the spare bin
     keep = (ids >= 0) & (ids < num)
     if mask is not None:
         keep &= mask
-    idx = torch.where(keep, ids, num).flatten().long()
+    idx = torch.where(keep, ids, num).flatten()
     out = torch.zeros(num + 1, dtype=dtype, device=ids.device)
     out.scatter_add_(0, idx, torch.ones_like(idx, dtype=dtype))
     return out[:num]
