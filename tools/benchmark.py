@@ -83,8 +83,7 @@ def parse_args(argv=None):
         '--amp', action='store_true',
         help='train with AmpOptimWrapper (fp16 autocast, dynamic loss scale)')
     parser.add_argument(
-        '--cudnn-benchmark', action=argparse.BooleanOptionalAction,
-        default=None,
+        '--cudnn-benchmark', action='store_true',
         help="cuDNN autotuning on a GPU (default: off, as the configs' "
         'env_cfg.cudnn_benchmark and the authors\' trainer)')
     parser.add_argument(
@@ -307,7 +306,7 @@ def measure(args, method: str, work_dir: str) -> dict:
         # as the paper configs' loaders (pin_memory=True) hand them over
         from torch.utils.data._utils.pin_memory import pin_memory
         batches = [pin_memory(b) for b in batches]
-        torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark
         torch.cuda.reset_peak_memory_stats()
     base_mb = rss_mb()
 
@@ -616,9 +615,8 @@ def measure_in_subprocess(args, method: str, work_dir: str,
         cmd += ['--epoch-images', str(args.epoch_images)]
     if args.threads:
         cmd += ['--threads', str(args.threads)]
-    if args.cudnn_benchmark is not None:
-        cmd.append('--cudnn-benchmark' if args.cudnn_benchmark
-                   else '--no-cudnn-benchmark')
+    if args.cudnn_benchmark:
+        cmd.append('--cudnn-benchmark')
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])

@@ -87,9 +87,9 @@ def _setup_gpu(cfg: Config, launcher: str) -> List[str]:
     ``env_cfg.cudnn_benchmark`` stays as the config sets it (off in
     ``default_runtime.py``, as the authors train): measured on an H100 it
     shortens STAR iterations (cisseg's STAR-Lite 6%, the authors' STAR
-    13%) but not fine-tuning's, autotunes
-    again at every new batch shape (a pass's last batch) and its trial
-    workspaces raise the peak memory (docs/benchmark.md); opt in with
+    13%) but not fine-tuning's, autotunes again at every new batch shape
+    (a pass's last batch) and its trial workspaces raise the peak memory
+    (docs/benchmark.md); opt in with
     ``--cfg-options env_cfg.cudnn_benchmark=True``."""
     changes = []
     cfg.setdefault('env_cfg', {})
