@@ -30,3 +30,45 @@ def test_epoch_batches_of_an_infinite_sampler(drop_last, expected):
     runner = _runner(500, 24, drop_last, InfiniteSampler)
     assert epoch_batches(runner) == expected
     assert epoch_batches(_runner(400, 8, drop_last, InfiniteSampler)) == 50
+
+
+def _seg_runner(n, batch, shuffle):
+    """A training loader of ``n`` packed images (image i: pixels and label
+    filled with i) behind a model with mmseg's preprocessor."""
+    import numpy as np
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmseg.datasets.transforms import PackSegInputs
+    from mmseg.models.data_preprocessor import SegDataPreProcessor
+    pack = PackSegInputs()
+    data = [pack(dict(img=np.full((6, 8, 3), i, np.uint8),
+                      gt_seg_map=np.full((6, 8), i, np.uint8),
+                      img_shape=(6, 8), ori_shape=(6, 8)))
+            for i in range(n)]
+    loader = DataLoader(data, batch_size=batch, collate_fn=pseudo_collate,
+                        sampler=DefaultSampler(data, shuffle=shuffle, seed=1))
+    pre = SegDataPreProcessor(mean=[1.0, 2.0, 3.0], std=[2.0, 4.0, 8.0],
+                              bgr_to_rgb=True)
+    model = torch.nn.Module()
+    model.data_preprocessor = pre
+    return SimpleNamespace(model=model, train_dataloader=loader), data, pre
+
+
+def test_iterate_epoch_yields_each_image_once_preprocessed():
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from cisseg.engine.hooks.utils import iterate_epoch
+    runner, data, pre = _seg_runner(7, 3, shuffle=True)
+    got = list(iterate_epoch(runner, 'test pass'))
+    # in order, all of them, the last batch short (no drop_last, no
+    # round-up), though training shuffles
+    assert [x.shape[0] for x, _ in got] == [3, 3, 1]
+    labels = torch.cat([y for _, y in got])
+    assert labels.shape == (7, 6, 8) and labels.dtype == torch.int64
+    assert labels[:, 0, 0].tolist() == list(range(7))
+    inputs = torch.cat([x for x, _ in got])
+    expected = pre(pseudo_collate(data), training=False)['inputs']
+    assert torch.equal(inputs, expected)
+    # image 2: (2 - mean) / std, channels reversed (BGR -> RGB)
+    assert inputs[2, :, 0, 0].tolist() == [0.5, 0.0, -0.125]

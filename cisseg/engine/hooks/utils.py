@@ -9,6 +9,7 @@ from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.utils import ProgressBar
+from mmseg.structures import SegDataSample
 from torch import Tensor
 
 
@@ -60,18 +61,42 @@ def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
         collate_fn=train.collate_fn, num_workers=workers,
         pin_memory=getattr(train, 'pin_memory', False),
         worker_init_fn=getattr(train, 'worker_init_fn', None))
+    device = model.data_preprocessor.device
+    # pinned batches go to the GPU with copies that do not wait for the
+    # previous batch's forward (mmseg's preprocessor copies blocking): the
+    # host prepares batch k + 1 while the GPU runs batch k
+    pinned = loader.pin_memory and device.type == 'cuda'
     bar = ProgressBar(len(loader)) if get_rank() == 0 else None
     if bar is not None:
         print_log(f'{desc}: {len(loader)} batches', logger='current')
     start = time.perf_counter()
-    for batch in loader:
-        data = model.data_preprocessor(batch, training=False)
-        labels = torch.stack(
-            [s.gt_sem_seg.data[0] for s in data['data_samples']])
-        yield data['inputs'], labels
+    data_s = 0.0  # time spent waiting for the loader
+    batches = iter(loader)
+    while True:
+        tick = time.perf_counter()
+        batch = next(batches, None)
+        data_s += time.perf_counter() - tick
+        if batch is None:
+            break
+        samples = batch['data_samples']
+        maps = [s.gt_sem_seg.data[0] for s in samples]
+        labels = torch.stack(maps, out=torch.empty(
+            (len(maps), *maps[0].shape), dtype=maps[0].dtype,
+            pin_memory=pinned))
+        inputs = batch['inputs']
+        if pinned:
+            inputs = [x.to(device, non_blocking=True) for x in inputs]
+        # samples without their label maps (already taken): the
+        # preprocessor only reads and updates their meta information
+        data = model.data_preprocessor(dict(
+            inputs=inputs,
+            data_samples=[SegDataSample(metainfo=s.metainfo)
+                          for s in samples]), training=False)
+        yield data['inputs'], labels.to(device, non_blocking=pinned)
         if bar is not None:
             bar.update()
     if bar is not None:
         print()
         print_log(f'{desc}: {len(loader)} batches in '
-                  f'{time.perf_counter() - start:.1f} s', logger='current')
+                  f'{time.perf_counter() - start:.1f} s (waiting for data '
+                  f'{data_s:.1f} s)', logger='current')
