@@ -13,6 +13,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 from cisseg.utils import check_choice
+from ..utils.class_argmax import class_argmax
 
 FORMULATIONS = ('softmax', 'sigmoid')
 ASPP_LAYOUTS = ('mmseg', 'torchvision')
@@ -239,6 +240,6 @@ def pixel_accuracy(seg_logits: Tensor, seg_label: Tensor,
     arg-max and two sums instead of a top-k and boolean indexing."""
     eps = torch.finfo(torch.float32).eps
     valid = seg_label != ignore_index
-    correct = ((seg_logits.argmax(1) == seg_label) & valid).sum()
+    correct = ((class_argmax(seg_logits) == seg_label) & valid).sum()
     scale = 100.0 / (valid.sum().double() + eps)
     return ((correct.float() + eps) * scale.float()).reshape(1)

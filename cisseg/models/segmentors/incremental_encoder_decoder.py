@@ -12,6 +12,8 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
 
+from ..utils.class_argmax import class_argmax
+
 
 @MODELS.register_module()
 class IncrementalEncoderDecoder(EncoderDecoder):
@@ -209,7 +211,7 @@ class IncrementalEncoderDecoder(EncoderDecoder):
     def old_prediction(self, old_logits: Tensor) -> Tensor:
         """Arg-max train ids of the old model on its feature grid."""
         head = self._old_model.decode_head
-        return head.to_class_scores(old_logits).argmax(dim=1)
+        return class_argmax(head.to_class_scores(old_logits))
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         return super().loss(inputs, data_samples)

@@ -9,7 +9,8 @@ from torch import Tensor
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, SampleList
-from ..utils import entropy_pseudo_labels, normalized_entropy
+from ..utils import (class_argmax, entropy_pseudo_labels,
+                     normalized_entropy)
 from .incremental_encoder_decoder import IncrementalEncoderDecoder
 
 
@@ -88,7 +89,7 @@ class PLOPSegmentor(IncrementalEncoderDecoder):
         up = resize(old_logits, size=size, mode='bilinear',
                     align_corners=self.align_corners)
         probs = up.float().softmax(dim=1)
-        return probs.argmax(dim=1), normalized_entropy(probs)
+        return class_argmax(probs), normalized_entropy(probs)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         if self.step == 0:

@@ -9,7 +9,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, SampleList, add_prefix
 from cisseg.utils import check_choice
 from ..losses import new_class_bce, zero_target_bce
-from ..utils import FeatureStatistics, PrototypeBank, grid_labels
+from ..utils import (FeatureStatistics, PrototypeBank, class_argmax,
+                     grid_labels)
 from ..utils.prototype_bank import NORM_DRAWS
 from .incremental_encoder_decoder import IncrementalEncoderDecoder
 
@@ -98,7 +99,8 @@ class STARSegmentor(IncrementalEncoderDecoder):
         up = resize(old_logits, size=size, mode='bilinear',
                     align_corners=self.align_corners)
         head = self.old_model.decode_head
-        return head.to_class_scores(up, bg_logit=self.old_bg_logit).argmax(1)
+        return class_argmax(
+            head.to_class_scores(up, bg_logit=self.old_bg_logit))
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         head = self.decode_head
