@@ -94,8 +94,9 @@ def parse_args(argv=None):
         'ceil(images / batch) iterations')
     parser.add_argument(
         '--profile', type=int, default=0, metavar='N',
-        help='also profile N training iterations per method (torch.profiler;'
-        ' top operators written next to --out)')
+        help='also profile N training iterations per method and STAR-Basic\'s'
+        ' counting pass (torch.profiler; top operators written next to '
+        '--out: <out>.<method>.profile.txt, .pass-profile.txt)')
     parser.add_argument(
         '--repeat', type=int, default=1, metavar='N',
         help='measure every method N times, in turn; report medians (an '
@@ -380,6 +381,7 @@ def measure(args, method: str, work_dir: str) -> dict:
             old_s = (time.perf_counter() - start) / len(inputs)
     if args.profile:
         profile_iterations(args, method, model, optim_wrapper, batches)
+        profile_counting_pass(args, method, hooks, runner)
 
     model.eval()
     with torch.no_grad():
@@ -419,13 +421,50 @@ def profile_iterations(args, method: str, model, optim_wrapper,
         for i in range(args.profile):
             model.train_step(batches[i % len(batches)], optim_wrapper)
         sync(args.device)
-    key = 'self_cuda_time_total' if args.device.startswith('cuda') \
-        else 'self_cpu_time_total'
-    text = prof.key_averages().table(sort_by=key, row_limit=25)
+    write_profile(args, method, 'profile', prof,
+                  f'{args.profile} training iterations of {method}')
+
+
+def profile_counting_pass(args, method: str, hooks, runner) -> None:
+    """Top operators of STAR-Basic's counting pass (the old model over the
+    step's images before training: data, preprocessing, forward, full-
+    resolution prediction, counts), written to
+    ``<--out>.<method>.pass-profile.txt``; methods without it: nothing."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from cisseg.engine.hooks import PrototypeReplayHook
+    hook = next((h for h in hooks if isinstance(h, PrototypeReplayHook)),
+                None)
+    if hook is None or hook.step == 0:
+        return
+    activities = [ProfilerActivity.CPU]
+    if args.device.startswith('cuda'):
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        start = time.perf_counter()
+        hook.before_train(runner)
+        sync(args.device)
+        wall = time.perf_counter() - start
+    data_us = sum(e.cpu_time_total for e in prof.key_averages()
+                  if e.key.startswith('enumerate(DataLoader)'))
+    write_profile(args, method, 'pass-profile', prof,
+                  f'counting pass of {method}: '
+                  f'{len(runner.train_dataloader)} batches in {wall:.3f} s '
+                  f'(under the profiler), waiting for the loader '
+                  f'{data_us / 1e6:.3f} s')
+
+
+def write_profile(args, method: str, kind: str, prof, title: str) -> None:
+    """The 25 operators of most self time (device time on a GPU), then the
+    15 of most total time."""
+    dev = 'cuda' if args.device.startswith('cuda') else 'cpu'
+    events = prof.key_averages()
+    text = events.table(sort_by=f'self_{dev}_time_total', row_limit=25) + \
+        '\n' + events.table(sort_by=f'{dev}_time_total', row_limit=15)
     out = (args.out or osp.join(args.work_dir, 'benchmark.json'))
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    with open(f'{osp.splitext(out)[0]}.{method}.profile.txt', 'w') as f:
-        f.write(text)
+    with open(f'{osp.splitext(out)[0]}.{method}.{kind}.txt', 'w') as f:
+        f.write(f'{title}\n{text}')
 
 
 # ------------------------------------------------------------------ table

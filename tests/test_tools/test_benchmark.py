@@ -1,5 +1,6 @@
 """tools/benchmark.py's combination of --repeat rounds (not a timing)."""
 import os.path as osp
+import re
 
 import pytest
 
@@ -50,3 +51,23 @@ def test_without_finetuning_no_ratio(bench):
 def test_repeat_must_be_positive(bench):
     with pytest.raises(ValueError, match='--repeat'):
         bench.main(['--repeat', '0', '--device', 'cpu'])
+
+
+def test_profile_writes_iterations_and_counting_pass(bench, tmp_path):
+    # a tiny run (not a timing): STAR-Basic's training iterations and its
+    # counting pass are profiled into two files next to --out
+    out = tmp_path / 'b.json'
+    assert bench.main([
+        '--model', 'r18-tiny', '--crop', '64', '--batch', '2', '--iters',
+        '2', '--warmup', '1', '--threads', '1', '--methods', 'star-basic',
+        '--epoch-images', '6', '--profile', '1', '--out', str(out),
+        '--device', 'cpu']) == 0
+    iters = (tmp_path / 'b.star-basic.profile.txt').read_text()
+    assert iters.startswith('1 training iterations of star-basic\n')
+    assert 'convolution_backward' in iters
+    passed = (tmp_path / 'b.star-basic.pass-profile.txt').read_text()
+    assert passed.startswith('counting pass of star-basic: 3 batches in ')
+    title = passed.splitlines()[0]
+    assert re.search(r'waiting for the loader \d+\.\d{3} s$', title)
+    # the old model's forward: no backward
+    assert 'aten::conv2d' in passed and 'backward' not in passed
