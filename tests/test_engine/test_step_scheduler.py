@@ -341,3 +341,17 @@ def test_finished_steps_release_their_log_files(star_run):
         if isinstance(h, logging.FileHandler) and h.stream is not None and
         h.baseFilename.startswith(osp.realpath(work_dir))]
     assert still_open == []
+
+
+def test_finished_steps_drop_their_visualizers(star_run):
+    """mmengine registers every Runner's visualizer (one per step, each
+    with a figure); a finished step's is dropped, so a long protocol does
+    not keep one per past step."""
+    from mmengine.visualization import Visualizer
+    work_dir, _ = star_run
+    assert glob.glob(osp.join(work_dir, 'step_*', '*', 'vis_data'))
+    kept = [name for name, vis in Visualizer._instance_dict.items()
+            for backend in vis._vis_backends.values()
+            if osp.realpath(str(getattr(backend, '_save_dir', '')))
+            .startswith(osp.realpath(work_dir))]
+    assert kept == []
