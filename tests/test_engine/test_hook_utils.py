@@ -72,3 +72,40 @@ def test_iterate_epoch_yields_each_image_once_preprocessed():
     assert torch.equal(inputs, expected)
     # image 2: (2 - mean) / std, channels reversed (BGR -> RGB)
     assert inputs[2, :, 0, 0].tolist() == [0.5, 0.0, -0.125]
+
+
+@pytest.mark.parametrize('options', [
+    dict(mean=[1.0, 2.0, 3.0], std=[2.0, 4.0, 8.0], bgr_to_rgb=True),
+    dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+    dict(bgr_to_rgb=True), dict()])
+def test_normalize_batch_equals_mmseg_preprocessor(options):
+    # bit for bit: the passes' batched preprocessing against mmseg's
+    import torch
+    from mmseg.models.data_preprocessor import SegDataPreProcessor
+
+    from cisseg.engine.hooks.utils import normalize_batch, stack_to
+    pre = SegDataPreProcessor(**options)
+    gen = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, 5, 7), generator=gen,
+                            dtype=torch.uint8) for _ in range(3)]
+    expected = pre(dict(inputs=images), training=False)['inputs']
+    got = normalize_batch(pre, stack_to('cpu', images))
+    assert got.dtype == expected.dtype and torch.equal(got, expected)
+
+
+def test_iterate_epoch_keeps_a_preprocessor_of_its_own():
+    # test-time padding (test_cfg) is the preprocessor's: 6 x 8 images come
+    # out padded to 16 x 16, as mmseg's preprocessor pads them
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmseg.models.data_preprocessor import SegDataPreProcessor
+
+    from cisseg.engine.hooks.utils import iterate_epoch
+    runner, data, _ = _seg_runner(4, 4, shuffle=False)
+    pre = SegDataPreProcessor(mean=[1.0, 2.0, 3.0], std=[2.0, 4.0, 8.0],
+                              test_cfg=dict(size_divisor=16))
+    runner.model.data_preprocessor = pre
+    (inputs, labels), = list(iterate_epoch(runner, 'test pass'))
+    assert inputs.shape == (4, 3, 16, 16) and labels.shape == (4, 6, 8)
+    expected = pre(pseudo_collate(data), training=False)['inputs']
+    assert torch.equal(inputs, expected)

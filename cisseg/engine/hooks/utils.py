@@ -61,7 +61,8 @@ def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
         collate_fn=train.collate_fn, num_workers=workers,
         pin_memory=getattr(train, 'pin_memory', False),
         worker_init_fn=getattr(train, 'worker_init_fn', None))
-    device = model.data_preprocessor.device
+    pre = model.data_preprocessor
+    device = pre.device
     # pinned batches go to the GPU with copies that do not wait for the
     # previous batch's forward (mmseg's preprocessor copies blocking): the
     # host prepares batch k + 1 while the GPU runs batch k
@@ -78,21 +79,20 @@ def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
         data_s += time.perf_counter() - tick
         if batch is None:
             break
-        samples = batch['data_samples']
-        maps = [s.gt_sem_seg.data[0] for s in samples]
-        labels = torch.stack(maps, out=torch.empty(
-            (len(maps), *maps[0].shape), dtype=maps[0].dtype,
-            pin_memory=pinned))
-        inputs = batch['inputs']
-        if pinned:
-            inputs = [x.to(device, non_blocking=True) for x in inputs]
-        # samples without their label maps (already taken): the
-        # preprocessor only reads and updates their meta information
-        data = model.data_preprocessor(dict(
-            inputs=inputs,
-            data_samples=[SegDataSample(metainfo=s.metainfo)
-                          for s in samples]), training=False)
-        yield data['inputs'], labels.to(device, non_blocking=pinned)
+        samples, images = batch['data_samples'], batch['inputs']
+        labels = stack_to(device, [s.gt_sem_seg.data[0] for s in samples],
+                          pinned)
+        if _plain_preprocessor(pre, images):
+            yield normalize_batch(pre, stack_to(device, images, pinned)), \
+                labels
+        else:
+            # samples without their label maps (already taken): the
+            # preprocessor only reads and updates their meta information
+            data = pre(dict(
+                inputs=[x.to(device, non_blocking=pinned) for x in images],
+                data_samples=[SegDataSample(metainfo=s.metainfo)
+                              for s in samples]), training=False)
+            yield data['inputs'], labels
         if bar is not None:
             bar.update()
     if bar is not None:
@@ -100,3 +100,35 @@ def iterate_epoch(runner, desc: str) -> Iterator[Tuple[Tensor, Tensor]]:
         print_log(f'{desc}: {len(loader)} batches in '
                   f'{time.perf_counter() - start:.1f} s (waiting for data '
                   f'{data_s:.1f} s)', logger='current')
+
+
+def stack_to(device, tensors, pinned: bool = False) -> Tensor:
+    """Same-shape host tensors as one batch on ``device``: stacked (into
+    pinned memory if ``pinned``) and sent in one copy that, pinned, does
+    not wait for the GPU's queued work."""
+    out = torch.empty((len(tensors), *tensors[0].shape),
+                      dtype=tensors[0].dtype, pin_memory=pinned)
+    return torch.stack(tensors, out=out).to(device, non_blocking=pinned)
+
+
+def _plain_preprocessor(pre, images) -> bool:
+    """Whether ``pre`` is mmseg's own SegDataPreProcessor without test-time
+    padding and the images share one shape: then :func:`normalize_batch`
+    gives what it gives at test time."""
+    from mmseg.models.data_preprocessor import SegDataPreProcessor
+    return type(pre) is SegDataPreProcessor and not pre.test_cfg and \
+        all(x.shape == images[0].shape for x in images)
+
+
+def normalize_batch(pre, inputs: Tensor) -> Tensor:
+    """mmseg's SegDataPreProcessor at test time on an (N, C, H, W) uint8
+    batch already on the device: BGR -> RGB, float, (x - mean) / std, the
+    same values. Its own code indexes each image's channels with a Python
+    list, whose index tensor reaches the GPU by a blocking copy (a host-
+    device sync per image); a flip of the channel dimension does not."""
+    if pre.channel_conversion and inputs.size(1) == 3:
+        inputs = inputs.flip(1)
+    inputs = inputs.float()
+    if pre._enable_normalize:
+        inputs = (inputs - pre.mean) / pre.std
+    return inputs
