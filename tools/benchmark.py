@@ -413,11 +413,7 @@ def profile_iterations(args, method: str, model, optim_wrapper,
                        batches) -> None:
     """Top operators of ``--profile`` training iterations (self time),
     written to ``<--out>.<method>.profile.txt``."""
-    from torch.profiler import ProfilerActivity, profile
-    activities = [ProfilerActivity.CPU]
-    if args.device.startswith('cuda'):
-        activities.append(ProfilerActivity.CUDA)
-    with profile(activities=activities) as prof:
+    with profiler(args) as prof:
         for i in range(args.profile):
             model.train_step(batches[i % len(batches)], optim_wrapper)
         sync(args.device)
@@ -430,17 +426,12 @@ def profile_counting_pass(args, method: str, hooks, runner) -> None:
     step's images before training: data, preprocessing, forward, full-
     resolution prediction, counts), written to
     ``<--out>.<method>.pass-profile.txt``; methods without it: nothing."""
-    from torch.profiler import ProfilerActivity, profile
-
     from cisseg.engine.hooks import PrototypeReplayHook
     hook = next((h for h in hooks if isinstance(h, PrototypeReplayHook)),
                 None)
     if hook is None or hook.step == 0:
         return
-    activities = [ProfilerActivity.CPU]
-    if args.device.startswith('cuda'):
-        activities.append(ProfilerActivity.CUDA)
-    with profile(activities=activities) as prof:
+    with profiler(args) as prof:
         start = time.perf_counter()
         hook.before_train(runner)
         sync(args.device)
@@ -452,6 +443,15 @@ def profile_counting_pass(args, method: str, hooks, runner) -> None:
                   f'{len(runner.train_dataloader)} batches in {wall:.3f} s '
                   f'(under the profiler), waiting for the loader '
                   f'{data_us / 1e6:.3f} s')
+
+
+def profiler(args):
+    """torch.profiler over the host, and the GPU when measuring on one."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU]
+    if args.device.startswith('cuda'):
+        activities.append(ProfilerActivity.CUDA)
+    return profile(activities=activities)
 
 
 def write_profile(args, method: str, kind: str, prof, title: str) -> None:

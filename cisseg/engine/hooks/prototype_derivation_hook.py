@@ -13,7 +13,8 @@ from mmengine.logging import print_log
 from mmseg.models.utils import resize
 from mmseg.registry import HOOKS
 from cisseg.models.utils import (EXTRACTION_RULES, FeatureStatistics,
-                                 PrototypeBank, combine_prototypes,
+                                 PrototypeBank, class_argmax,
+                                 combine_prototypes,
                                  extraction_labels, grid_labels,
                                  lite_replay_plan, masked_bincount,
                                  nearest_prototype_distance,
@@ -166,8 +167,8 @@ class PrototypeDerivationHook(Hook):
             g_logits = grid_labels(
                 resize(old_logits, size=label.shape[1:], mode='bilinear',
                        align_corners=model.align_corners), size)
-            g_pred = model.old_model.decode_head.to_class_scores(
-                g_logits, bg_logit=model.old_bg_logit).argmax(1)
+            g_pred = class_argmax(model.old_model.decode_head.to_class_scores(
+                g_logits, bg_logit=model.old_bg_logit))
             if stats is None:
                 stats = FeatureStatistics(num_old, old_feats.shape[1],
                                           device)

@@ -9,6 +9,7 @@ from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.utils import ProgressBar
+from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
@@ -115,7 +116,6 @@ def _plain_preprocessor(pre, images) -> bool:
     """Whether ``pre`` is mmseg's own SegDataPreProcessor without test-time
     padding and the images share one shape: then :func:`normalize_batch`
     gives what it gives at test time."""
-    from mmseg.models.data_preprocessor import SegDataPreProcessor
     return type(pre) is SegDataPreProcessor and not pre.test_cfg and \
         all(x.shape == images[0].shape for x in images)
 

@@ -10,7 +10,8 @@ from .prototype_derivation import (EXTRACTION_RULES, combine_prototypes,
                                    recognition_prototypes)
 
 __all__ = [
-    'class_argmax',    'FeatureStatistics', 'PrototypeBank', 'grid_labels', 'masked_bincount',
+    'class_argmax', 'FeatureStatistics', 'PrototypeBank', 'grid_labels',
+    'masked_bincount',
     'recognition_prototypes', 'combine_prototypes', 'extraction_labels',
     'lite_replay_plan', 'nearest_prototype_distance', 'EXTRACTION_RULES',
     'EntropyHistogram', 'entropy_pseudo_labels',
