@@ -17,8 +17,7 @@ from cisseg.engine.hooks import ExemplarMemoryHook
 from cisseg.engine.hooks.exemplar_memory_hook import (
     build_memory_from_checkpoint, ensure_memory)
 from mmseg.structures import SegDataSample
-from tests.test_engine.test_reliability import (kill_setup,  # noqa: F401
-                                                train)
+from tests.test_engine.conftest import train
 from tests.test_engine.test_step_scheduler import demo_cfg
 
 MEMORY = {'incremental.memory.size': 3}
@@ -178,7 +177,7 @@ def test_memory_through_a_run(tiny_voc, tmp_path):
 
 
 @pytest.mark.slow
-def test_memory_survives_a_kill(kill_setup, tmp_path):  # noqa: F811
+def test_memory_survives_a_kill(kill_setup, tmp_path):
     cfg, env, options = kill_setup
     setup = (cfg, env, options + ['incremental.memory.size=3'])
     ref = str(tmp_path / 'ref')
