@@ -29,7 +29,8 @@ DATASET_INFO = {
 }
 
 # Task name -> (number of classes in step 0 besides background, classes per
-# later step). The tables of PROTOCOLS.md; 'offline' is joint training.
+# later step), as the CISS papers name their protocols; 'offline' is joint
+# training.
 TASKS = {
     'voc': {
         '19-1': (19, 1), '15-5': (15, 5), '15-1': (15, 1), '10-1': (10, 1),

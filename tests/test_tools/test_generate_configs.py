@@ -1,6 +1,6 @@
 """The papers' leaf configs: in sync with the generator's table, and every
-hyper-parameter as the papers give it (numbers from STAR_SPEC.md, the STAR
-and MiB authors' configs and scripts)."""
+hyper-parameter as the papers give it (numbers from the STAR papers, the
+STAR and MiB authors' configs and scripts)."""
 import os
 import os.path as osp
 

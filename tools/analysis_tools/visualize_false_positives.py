@@ -45,7 +45,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='what --topk ranks images by. Default: errors '
                         '(all wrong pixels)')
     parser.add_argument('--out-dir', help='where to write the PNGs and '
-                        'shares.json (default: WORK_DIR/false_positives)')
+                        'fp_shares.json (default: WORK_DIR/false_positives)')
     parser.add_argument('--add-shares', nargs='+', default=[],
                         help='fp_shares.json files of earlier runs of this '
                         'tool (e.g. another method) to add to the table and '
