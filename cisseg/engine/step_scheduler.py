@@ -51,7 +51,9 @@ IDENTITY_IGNORED = (
     'model_wrapper_cfg', 'sync_bn', 'auto_device', 'model.old_checkpoint',
     'default_hooks.logger', 'default_hooks.checkpoint', 'default_hooks.timer',
     'default_hooks.visualization', 'visualizer', 'vis_backends',
-    'log_processor', 'log_level', 'incremental.step_overrides')
+    'log_processor', 'log_level', 'incremental.step_overrides',
+    # test-time augmentation (tools/test.py --tta) trains nothing
+    'tta_pipeline', 'img_ratios')
 IDENTITY_IGNORED_LEAVES = ('data_root', 'work_dir', 'num_workers',
                            'persistent_workers', 'pin_memory', 'memory_file')
 #: hooks added for the machine or by the scheduler itself

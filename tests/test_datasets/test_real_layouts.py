@@ -191,6 +191,27 @@ def test_voc_sample_through_the_real_pipeline(voc_root, tmp_path):
     assert set(np.unique(gt.gt_sem_seg.data.numpy())) == {0, 1, 16, 255}
 
 
+def test_voc_tta_pipeline_remaps_every_branch(voc_root, tmp_path):
+    """The paper configs' tta_pipeline (mmseg's 6 scales x 2 flips) as
+    tools/test.py --tta sets it: every branch gets the step's labels."""
+    _, cfg = _step_cfg('star/star-basic_deeplabv3-r101_1xb24_'
+                       'voc-15-1-overlap-512x512.py',
+                       voc_root, str(tmp_path), 1)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    test = _build(cfg, 'test')
+    t = [osp.basename(test.get_data_info(j)['img_path'])[:-4]
+         for j in range(len(test))].index('2009_000001')
+    sample = test[t]
+    assert len(sample['inputs']) == len(sample['data_samples']) == 12
+    heights = sorted({x.shape[1] for x in sample['inputs']})
+    size = sample['data_samples'][0].ori_shape[0]
+    assert heights == sorted({int(size * r + 0.5)
+                              for r in cfg.img_ratios})
+    for gt in sample['data_samples']:
+        # 20 is not seen at step 1: background, in every branch
+        assert set(np.unique(gt.gt_sem_seg.data.numpy())) == {0, 1, 16, 255}
+
+
 # ---------------------------------------------------------------- ADE20K
 ADE_TRAIN = [[1], [100], [101], [150], [1, 101], [50, 120], [], [60],
              [149, 2], [130], [100, 150], [10, 20]]

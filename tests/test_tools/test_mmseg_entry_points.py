@@ -76,21 +76,12 @@ def test_mmseg_test_on_a_dumped_step_config(demo_run, tmp_path,
 
 @needs_mmseg_tools
 def test_mmseg_tta(demo_run, tiny_voc, tmp_path, monkeypatch):
-    """--tta: mmseg sets test_dataloader.dataset.pipeline; the step's label
-    remapping goes into each TestTimeAug branch."""
+    """--tta with the leaf's own tta_pipeline: mmseg sets
+    test_dataloader.dataset.pipeline; the step's label remapping goes into
+    each TestTimeAug branch."""
     _, ckpt = step_files(demo_run, 0)
-    leaf = tmp_path / 'tta.py'
-    leaf.write_text(
-        f"_base_ = ['{LEAF}']\n"
-        'tta_pipeline = [\n'
-        "    dict(type='LoadImageFromFile'),\n"
-        "    dict(type='TestTimeAug', transforms=[\n"
-        "        [dict(type='RandomFlip', prob=0.0),\n"
-        "         dict(type='RandomFlip', prob=1.0)],\n"
-        "        [dict(type='LoadAnnotations')],\n"
-        "        [dict(type='PackSegInputs')]])]\n")
     metrics = mmseg_test(
-        monkeypatch, str(tmp_path / 'logs'), str(leaf), ckpt, '--tta',
+        monkeypatch, str(tmp_path / 'logs'), LEAF, ckpt, '--tta',
         '--cfg-options',
         f'test_dataloader.dataset.dataset.data_root={tiny_voc}')
     # evaluated over the classes of step 0 only (labels remapped in both

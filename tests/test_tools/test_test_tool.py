@@ -98,20 +98,12 @@ def test_checkpoint_outside_a_run(test_tool, monkeypatch, demo_run,
 def test_tta(test_tool, monkeypatch, demo_run, tiny_voc, tmp_path):
     work_dir, data = demo_run
     code, err = run_cli(test_tool, monkeypatch, LEAF, work_dir, '--tta',
-                        '--cfg-options', f'data_root={tiny_voc}')
+                        '--cfg-options', f'data_root={tiny_voc}',
+                        'tta_pipeline=None')
     assert code == 1
     assert 'error: --tta: the config has no tta_pipeline' in err
-    leaf = tmp_path / 'tta.py'
-    leaf.write_text(
-        f"_base_ = ['{LEAF}']\n"
-        'tta_pipeline = [\n'
-        "    dict(type='LoadImageFromFile'),\n"
-        "    dict(type='TestTimeAug', transforms=[\n"
-        "        [dict(type='RandomFlip', prob=0.0),\n"
-        "         dict(type='RandomFlip', prob=1.0)],\n"
-        "        [dict(type='LoadAnnotations')],\n"
-        "        [dict(type='PackSegInputs')]])]\n")
-    code, err = run_cli(test_tool, monkeypatch, str(leaf), work_dir, '--tta',
+    # the demo's own tta_pipeline (the image and its flip)
+    code, err = run_cli(test_tool, monkeypatch, LEAF, work_dir, '--tta',
                         '--work-dir', str(tmp_path / 'logs'), '--metrics',
                         str(tmp_path / 'm.json'), '--cfg-options',
                         f'data_root={tiny_voc}')

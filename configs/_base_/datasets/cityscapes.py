@@ -49,6 +49,25 @@ whole_test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
+# Test-time augmentation (`tools/test.py --tta`; not the papers' protocol):
+# mmseg's multi-scale + flip on the whole image; the incremental wrapper puts
+# the step's label remapping after LoadAnnotations in every branch.
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale_factor=r, keep_ratio=True)
+                for r in img_ratios
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ], [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]
+        ])
+]
 # The papers' total batch: tools/train.py warns when batch_size x GPUs
 # differs, and --auto-scale-lr scales the learning rates linearly.
 auto_scale_lr = dict(enable=False, base_batch_size=24)

@@ -18,6 +18,18 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
+# Test-time augmentation (`tools/test.py --tta`): the image and its
+# horizontal flip (the demo's images are 64 px: no other scales); the
+# incremental wrapper puts the step's label remapping in both branches.
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[[
+            dict(type='RandomFlip', prob=0., direction='horizontal'),
+            dict(type='RandomFlip', prob=1., direction='horizontal')
+        ], [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]])
+]
 # The demo's total batch: tools/train.py warns when batch_size x processes
 # differs, and --auto-scale-lr scales the learning rates linearly.
 auto_scale_lr = dict(enable=False, base_batch_size=8)
