@@ -39,6 +39,10 @@ def add_mim_files():
         return
     mim = osp.join(HERE, 'cisseg', '.mim')
     os.makedirs(mim, exist_ok=True)
+    # setuptools copies the package into build/lib/ without removing what
+    # is no longer there: a config deleted since the last build would ship
+    shutil.rmtree(osp.join(HERE, 'build', 'lib', 'cisseg', '.mim'),
+                  ignore_errors=True)
     for name in MIM_FOLDERS:
         src, dst = osp.join(HERE, name), osp.join(mim, name)
         if osp.islink(dst) or osp.isfile(dst):
@@ -58,7 +62,11 @@ if __name__ == '__main__':
         name='cisseg',
         version=version(),
         description='Class-incremental semantic segmentation (STAR-Basic, '
-        'STAR-Lite, MiB, fine-tuning) as an MMSegmentation plugin',
+        'STAR-Lite, STAR-M, DKD, PLOP, MiB, fine-tuning) as an '
+        'MMSegmentation plugin',
+        author='cisseg contributors',
+        keywords='computer vision, semantic segmentation, class-incremental '
+        'learning, continual learning, mmsegmentation',
         long_description=open(osp.join(HERE, 'README.md')).read(),
         long_description_content_type='text/markdown',
         license='Apache-2.0',
