@@ -3,13 +3,17 @@
 Selecting the images of a step needs the classes of every label map. They
 are read once per dataset split and written (atomically) as JSON next to the
 data (``<data_root>/.cisseg_cache``) or, where that folder is not writable,
-under ``~/.cache/cisseg``; later steps and runs read the JSON.
+under ``~/.cache/cisseg``; later steps and runs read the JSON. Each entry
+keeps its label file's size and modification time: a label map rewritten
+since (a regenerated or edited dataset) is read again, so its classes and
+its value check are never stale. A cache file that does not parse is
+rebuilt.
 """
 import hashlib
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 from mmengine.dist import barrier, get_rank, is_distributed
@@ -51,9 +55,22 @@ def label_classes(path: str, num_classes: int,
     return [int(v) for v in values if v != IGNORE_INDEX]
 
 
-def _cache_file(cache_dir: str, key_paths: Sequence[str], tag: str) -> str:
-    digest = hashlib.sha1('\n'.join(key_paths).encode()).hexdigest()[:12]
+def _cache_file(cache_dir: str, key_paths: Sequence[str], tag: str,
+                num_classes: int, reduce_zero_label: bool) -> str:
+    """One file per list of label maps and way of reading them (the class
+    count bounds the value check)."""
+    key = '\n'.join([f'{num_classes} {int(reduce_zero_label)}', *key_paths])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     return osp.join(cache_dir, f'classes_{tag}_{digest}.json')
+
+
+def _signature(path: str) -> Optional[List[int]]:
+    """(size, modification time in ns) of a file; None if it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def default_cache_dir(data_root: str) -> str:
@@ -80,34 +97,56 @@ def image_classes(seg_paths: Sequence[str],
     not skip the barrier rank 0 waits in.
     """
     rel = [osp.relpath(p, cache_dir) for p in seg_paths]
-    path = _cache_file(cache_dir, rel, tag)
+    path = _cache_file(cache_dir, rel, tag, num_classes, reduce_zero_label)
+    signatures = [_signature(p) for p in seg_paths]
+    entries = _read(path)
     if not is_distributed():
-        cached = _load(path, rel)
+        cached = _fresh(entries, rel, signatures)
         if cached is not None:
             return cached
-    if get_rank() == 0 and _load(path, rel) is None:
+    if get_rank() == 0 and _fresh(entries, rel, signatures) is None:
         os.makedirs(cache_dir, exist_ok=True)
-        result: Dict[str, List[int]] = {}
-        bar = ProgressBar(len(seg_paths)) if len(seg_paths) > 200 else None
-        for p, r in zip(seg_paths, rel):
-            result[r] = label_classes(p, num_classes, reduce_zero_label)
+        stale = [i for i, r in enumerate(rel)
+                 if not _is_fresh(entries.get(r), signatures[i])]
+        bar = ProgressBar(len(stale)) if len(stale) > 200 else None
+        for i in stale:
+            entries[rel[i]] = dict(
+                classes=label_classes(seg_paths[i], num_classes,
+                                      reduce_zero_label),
+                stat=signatures[i])
             if bar is not None:
                 bar.update()
-        atomic_write_text(path, json.dumps(result))
+        atomic_write_text(path, json.dumps(entries))
     if is_distributed():
         barrier()
-    cached = _load(path, rel)
+        entries = _read(path)
+    cached = _fresh(entries, rel, signatures)
     if cached is None:
         raise RuntimeError(f'{path}: class-list cache is missing or stale '
                            'after it was written')
     return cached
 
 
-def _load(path: str, rel: Sequence[str]) -> Optional[List[List[int]]]:
-    if not osp.exists(path):
+def _read(path: str) -> dict:
+    """The cache's entries; {} when missing or unreadable (rebuilt)."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _is_fresh(entry, signature: Optional[List[int]]) -> bool:
+    return (isinstance(entry, dict) and signature is not None
+            and entry.get('stat') == signature
+            and isinstance(entry.get('classes'), list))
+
+
+def _fresh(entries: dict, rel: Sequence[str],
+           signatures: Sequence[Optional[List[int]]]
+           ) -> Optional[List[List[int]]]:
+    """The classes of every label map, if each entry matches its file."""
+    if not all(_is_fresh(entries.get(r), s) for r, s in zip(rel, signatures)):
         return None
-    with open(path) as f:
-        data = json.load(f)
-    if not all(r in data for r in rel):
-        return None
-    return [data[r] for r in rel]
+    return [entries[r]['classes'] for r in rel]

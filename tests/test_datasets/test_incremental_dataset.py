@@ -80,14 +80,20 @@ def test_test_labels_hide_unseen_classes(voc_fixture):
     assert meta['classes'][16] == 'pottedplant'
 
 
-def test_class_lists_are_cached(voc_fixture):
+def test_class_lists_are_cached(voc_fixture, monkeypatch):
     _dataset(voc_fixture, 0)
     cache = osp.join(voc_fixture, 'cache')
     files = os.listdir(cache)
     assert len(files) == 1
-    # Second build reads the cache: remove a label, nothing re-reads it.
-    os.remove(osp.join(voc_fixture, 'SegmentationClass', 'a.png'))
+    # Second build reads the cache, no label map
+    import cisseg.datasets.class_cache as cc
+    monkeypatch.setattr(cc, 'read_label', None)
     assert _names(_dataset(voc_fixture, 0)) == ['a', 'c', 'g']
+    # a label map removed since is not taken from the cache: named
+    monkeypatch.undo()
+    os.remove(osp.join(voc_fixture, 'SegmentationClass', 'a.png'))
+    with pytest.raises(FileNotFoundError, match=r'a\.png: cannot read'):
+        _dataset(voc_fixture, 0)
 
 
 def test_bad_label_value_names_the_file(voc_fixture):
@@ -119,3 +125,38 @@ def test_image_classes_reads_labels(tmp_path):
     root = write_voc(str(tmp_path / 'v'), [('x', _label([4, 9]))])
     path = osp.join(root, 'SegmentationClass', 'x.png')
     assert image_classes([path], 21, str(tmp_path / 'c')) == [[0, 4, 9]]
+
+
+def test_image_classes_cache_follows_the_label_files(tmp_path, monkeypatch):
+    """A label map rewritten since the cache was written (a regenerated
+    dataset) is read again, values checked; the others come from the cache;
+    a cache file that does not parse is rebuilt."""
+    import cisseg.datasets.class_cache as cc
+    root = write_voc(str(tmp_path / 'v'), [('x', _label([4, 9])),
+                                          ('y', _label([2]))])
+    paths = [osp.join(root, 'SegmentationClass', f'{n}.png')
+             for n in 'xy']
+    cache = str(tmp_path / 'c')
+    assert image_classes(paths, 21, cache) == [[0, 4, 9], [0, 2]]
+    read = []
+    real = cc.label_classes
+    monkeypatch.setattr(cc, 'label_classes',
+                        lambda p, *a: read.append(p) or real(p, *a))
+    assert image_classes(paths, 21, cache) == [[0, 4, 9], [0, 2]]
+    assert read == []  # all from the cache
+    write_voc(root, [('x', _label([7, 13, 5]))])  # same name, new content
+    os.utime(paths[0], ns=(1, 1))  # another mtime even on coarse clocks
+    assert image_classes(paths, 21, cache) == [[0, 5, 7, 13], [0, 2]]
+    assert read == [paths[0]]
+    write_voc(root, [('x', _label([42]))])
+    os.utime(paths[0], ns=(2, 2))
+    with pytest.raises(ValueError, match=r'x.png: label values \[42\]'):
+        image_classes(paths, 21, cache)
+    (cache_file, ) = [osp.join(cache, f) for f in os.listdir(cache)]
+    with open(cache_file, 'w') as f:
+        f.write('{"truncated')
+    write_voc(root, [('x', _label([3]))])
+    assert image_classes(paths, 21, cache) == [[0, 3], [0, 2]]
+    # the class count is part of the key: labels are checked against it
+    with pytest.raises(ValueError, match=r'x.png: label values \[3\]'):
+        image_classes(paths, 2, cache)

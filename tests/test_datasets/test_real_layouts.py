@@ -162,7 +162,8 @@ def test_voc_steps_through_the_config(voc_root, tmp_path, setting, step,
                                'classes_trainaug_*.json'))
     assert len(cache) == 1
     with open(cache[0]) as f:
-        classes = {osp.basename(k)[:-4]: v for k, v in json.load(f).items()}
+        classes = {osp.basename(k)[:-4]: v['classes']
+                   for k, v in json.load(f).items()}
     assert classes['2008_000006'] == [0, 5, 20]
     assert classes['2008_000001'] == [0, 1]  # VOC's label, not SBD's 9
 
@@ -245,7 +246,8 @@ def test_ade_steps_keep_zero_as_background(ade_root, tmp_path, step,
     assert ds.dataset.reduce_zero_label is False
     with open(glob.glob(osp.join(ade_root, '.cisseg_cache', '*.json'))[0]) \
             as f:
-        cache = {osp.basename(k)[:-4]: v for k, v in json.load(f).items()}
+        cache = {osp.basename(k)[:-4]: v['classes']
+                 for k, v in json.load(f).items()}
     assert cache['ADE_train_00000007'] == [0]  # 0 stays 0, not 255
     assert cache['ADE_train_00000011'] == [0, 100, 150]
     test = _build(cfg, 'test')
