@@ -15,6 +15,7 @@
    ``put`` and ``put_text`` write a temporary file and rename it (atomic on
    POSIX), so every checkpoint mmengine saves is whole or absent.
 """
+import contextlib
 import copyreg
 import os.path as osp
 import pickle
@@ -46,6 +47,17 @@ def _numpy_globals() -> list:
 SAFE_GLOBALS = [HistoryBuffer] + _numpy_globals()
 
 
+def _allowing_safe_globals():
+    """Allow :data:`SAFE_GLOBALS` to ``weights_only`` loads: for the ``with``
+    block on torch >= 2.5 (``safe_globals``); on torch 2.4, which has only
+    ``add_safe_globals``, for the rest of the process."""
+    serialization = torch.serialization
+    if hasattr(serialization, 'safe_globals'):
+        return serialization.safe_globals(SAFE_GLOBALS)
+    serialization.add_safe_globals(SAFE_GLOBALS)
+    return contextlib.nullcontext()
+
+
 def _reduce_history_buffer(buf: HistoryBuffer):
     """Pickle a HistoryBuffer as ``HistoryBuffer(log, count, max_length)``
     on lists (its own ``__getstate__`` adds its statistics functions)."""
@@ -72,7 +84,7 @@ def safe_load(filename: str, map_location=None, mmap: bool = False):
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename}: checkpoint not found')
     try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
+        with _allowing_safe_globals():
             return torch.load(filename, map_location=map_location,
                               weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:

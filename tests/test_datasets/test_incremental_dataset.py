@@ -106,7 +106,9 @@ def test_bad_label_at_test_time_names_the_file(voc_fixture):
     write_voc(voc_fixture, [('badval', np.full((8, 8), 30, np.uint8))],
               'val')
     ds = _dataset(voc_fixture, 0, split='test')
-    with pytest.raises(ValueError, match=r'badval\.png: label values \[30\]'):
+    with pytest.raises(ValueError, match=r'badval\.png: label values \[30\] '
+                       r'are not classes of this dataset \(expected 0\.\.20 '
+                       r'or 255\)'):
         ds[1]
 
 

@@ -165,6 +165,31 @@ def test_checkpoints_are_written_atomically(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_safe_load_without_safe_globals(tmp_path, monkeypatch):
+    """torch 2.4 has ``add_safe_globals`` but no ``safe_globals`` context:
+    the allow-list is added for the process, and a checkpoint with the
+    message hub's HistoryBuffer loads; other globals are still refused."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    from cisseg.engine.checkpoint import safe_load
+    path = str(tmp_path / 'iter_1.pth')
+    torch.save(dict(state_dict=dict(w=torch.ones(2)),
+                    message_hub=dict(loss=HistoryBuffer([1.0, 2.0], [1, 1]))), path)
+    added = []
+    serialization = torch.serialization
+    monkeypatch.delattr(serialization, 'safe_globals')
+    real_add = serialization.add_safe_globals
+    monkeypatch.setattr(serialization, 'add_safe_globals',
+                        lambda g: (added.extend(g), real_add(g)))
+    try:
+        ckpt = safe_load(path)
+    finally:
+        serialization.clear_safe_globals()
+    assert HistoryBuffer in added
+    assert ckpt['message_hub']['loss'].data[0].tolist() == [1.0, 2.0]
+    assert torch.equal(ckpt['state_dict']['w'], torch.ones(2))
+
+
 def test_interrupted_synthetic_generation_is_redone(tmp_path, monkeypatch):
     import cisseg.datasets.synthetic as synthetic
     root = str(tmp_path / 'shapes')

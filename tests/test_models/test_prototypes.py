@@ -189,3 +189,15 @@ def test_bank_rejects_other_files(tmp_path):
     torch.save({'weights': 1}, path)
     with pytest.raises(ValueError, match='not a cisseg prototype file'):
         PrototypeBank.load(path)
+    # a truncated file (a copy cut short): one line naming it
+    bank = PrototypeBank({}, bg_count=1.0, meta=dict(step=0))
+    bank.save(path)
+    with open(path, 'rb') as f:
+        head = f.read(100)
+    with open(path, 'wb') as f:
+        f.write(head)
+    with pytest.raises(ValueError, match=r'x\.pth: unreadable prototype file'
+                       r', truncated or not a torch file'):
+        PrototypeBank.load(path)
+    with pytest.raises(FileNotFoundError, match=r'y\.pth: prototype file not'):
+        PrototypeBank.load(str(tmp_path / 'y.pth'))

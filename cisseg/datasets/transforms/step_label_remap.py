@@ -50,8 +50,7 @@ class StepLabelRemap(BaseTransform):
             raise ValueError(
                 f"{results.get('seg_map_path')}: label values {bad} are not "
                 f'classes of this dataset (expected '
-                f'{int(np.flatnonzero(self._valid[:255]).max())} classes '
-                'from 0, or 255)')
+                f'0..{int(np.flatnonzero(self._valid[:255]).max())} or 255)')
         results['gt_seg_map'] = self._table[seg]
         return results
 

@@ -1,4 +1,6 @@
 """The prototypes of the classes learned so far, and their replay."""
+import os.path as osp
+import pickle
 from typing import Dict, Optional
 
 import torch
@@ -133,7 +135,15 @@ class PrototypeBank:
 
     @classmethod
     def load(cls, path: str) -> 'PrototypeBank':
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: prototype file not found')
+        try:
+            state = torch.load(path, map_location='cpu', weights_only=True)
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
+            msg = str(e).strip().splitlines()
+            raise ValueError(
+                f'{path}: unreadable prototype file, truncated or not a '
+                f"torch file ({msg[0] if msg else type(e).__name__})") from e
         if not isinstance(state, dict) or 'classes' not in state:
             raise ValueError(f'{path}: not a cisseg prototype file')
         return cls(state['classes'], state['bg_count'], state.get('meta'))
