@@ -34,6 +34,17 @@ STORAGE_KEYS = ('memory_images', 'memory_bytes', 'replay_bytes')
 #: the keys of a config's ``incremental`` section
 INCREMENTAL_KEYS = ('dataset', 'task', 'setting', 'steps', 'order_seed',
                     'unseen', 'step_overrides', 'method', 'memory')
+#: the segmentor each method family trains (``incremental.method`` is a
+#: free name, e.g. ``star_basic_m``; one that starts with a family's name
+#: must be that family's model)
+METHOD_SEGMENTORS = {
+    'finetune': 'IncrementalEncoderDecoder',
+    'offline': 'IncrementalEncoderDecoder',
+    'mib': 'MiBSegmentor',
+    'plop': 'PLOPSegmentor',
+    'dkd': 'DKDSegmentor',
+    'star': 'STARSegmentor',
+}
 #: keys that mmengine does not read where a user may write them, and where
 #: they belong (refused when they disagree with the key that is read)
 MISPLACED_KEYS = {
@@ -109,6 +120,27 @@ def _flatten(obj, prefix: str, out: dict) -> None:
             _flatten(v, f'{prefix}.{i}', out)
     else:
         out[prefix] = json.loads(json.dumps(obj, default=repr))
+
+
+def _check_method_name(method, model_type) -> None:
+    """Refuse an ``incremental.method`` that names another family's method
+    than the config's segmentor (the name labels metrics.json, plots and the
+    run's identity)."""
+    if method is None:
+        return
+    if not isinstance(method, str) or not method.strip():
+        raise ValueError('incremental.method: expected a name such as '
+                         f"'star_basic', got {method!r}")
+    family = re.split(r'[_\-]', method.lower(), maxsplit=1)[0]
+    want = METHOD_SEGMENTORS.get(family)
+    if want is not None and model_type in METHOD_SEGMENTORS.values() \
+            and model_type != want:
+        names = [f for f, t in METHOD_SEGMENTORS.items() if t == model_type]
+        raise ValueError(
+            f'incremental.method={method!r} names a {family} run but '
+            f'model.type is {model_type} ({want} trains {family}); name the '
+            'run after its method: a name that starts with '
+            f"{' or '.join(map(repr, names))}")
 
 
 def config_fingerprint(cfg: Config) -> Dict[str, object]:
@@ -216,6 +248,8 @@ class StepScheduler:
             raise KeyError(f'incremental.{unknown[0]}: unknown key; the keys '
                            f'of incremental are {", ".join(INCREMENTAL_KEYS)}')
         _check_misplaced(cfg.to_dict(), cfg.to_dict(), '')
+        _check_method_name(cfg.incremental.get('method'),
+                           cfg.model.get('type'))
         hooks = cfg.get('default_hooks') or {}
         ckpt = hooks.get('checkpoint')
         if not ckpt:

@@ -485,6 +485,11 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(
     ('incremental.steps=[[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15],'
      '[16.7,17,18,19,20]]',
      'incremental.steps: class ids must be integers, got 16.7 (float)'),
+    # the fine-tuning demo labelled as a STAR run
+    ('incremental.method=star_basic',
+     "incremental.method='star_basic' names a star run but model.type is "
+     'IncrementalEncoderDecoder (STARSegmentor trains star); name the run '
+     "after its method: a name that starts with 'finetune' or 'offline'"),
 ])
 def test_config_mistakes_are_refused(train_tool, monkeypatch, tiny_voc,
                                      tmp_path, option, expected):
