@@ -143,6 +143,35 @@ def _check_method_name(method, model_type) -> None:
             f"{' or '.join(map(repr, names))}")
 
 
+def _check_loop_args(loop_cfg, step: int) -> None:
+    """Refuse ``train_cfg`` keys that the loop mmengine would build does
+    not take (e.g. ``max_iter``), naming the step."""
+    import inspect
+
+    from mmengine.registry import LOOPS
+    from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+    if not isinstance(loop_cfg, dict):
+        return
+    if 'type' in loop_cfg:
+        loop = loop_cfg['type']
+        loop = LOOPS.get(loop) if isinstance(loop, str) else loop
+        if not inspect.isclass(loop):
+            return  # mmengine names an unknown type itself
+    else:
+        loop = EpochBasedTrainLoop if loop_cfg.get('by_epoch') \
+            else IterBasedTrainLoop
+    params = inspect.signature(loop.__init__).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    known = [n for n in params if n not in ('self', 'runner', 'dataloader')]
+    unknown = sorted(set(loop_cfg) - set(known) - {'type', 'by_epoch'})
+    if unknown:
+        raise ValueError(
+            f'train_cfg.{unknown[0]} of step {step}: not an argument of '
+            f"{loop.__name__} (expected {', '.join(known)}); check "
+            'train_cfg and incremental.step_overrides')
+
+
 def config_fingerprint(cfg: Config) -> Dict[str, object]:
     """A step's config as ``{'a.b.c': value}``, without the keys that do not
     change what is trained (:data:`IDENTITY_IGNORED`)."""
@@ -630,6 +659,15 @@ class StepScheduler:
                       'another config: ' + '; '.join(diff),
                       logger='current', level=logging.WARNING)
 
+    def check_step_configs(self) -> None:
+        """Build each step's config before any step trains and check its
+        training loop's arguments, so that a mistake in
+        ``incremental.step_overrides`` ends the run before step 0 trains,
+        not after it."""
+        for step in self.steps:
+            cfg = self.config_for_step(step, 'step_t-1.pth' if step else None)
+            _check_loop_args(cfg.get('train_cfg'), step)
+
     def check_data(self) -> None:
         """Read every label map (values, cached) and every image and label
         size of the datasets before training, naming the file at fault."""
@@ -690,6 +728,7 @@ class StepScheduler:
             barrier()
         if any(self.finished(data, t) is None or not self.resume
                for t in self.steps):  # something to train
+            self.check_step_configs()
             self.check_data()
         for step in self.steps:
             done = self.finished(data, step)
