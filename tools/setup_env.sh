@@ -44,9 +44,23 @@ fi
 # mmcv's build needs pkg_resources (setuptools < 81); torch itself asks for
 # setuptools >= 77.0.3. Separate call from torch's.
 $PIP install -q "setuptools>=77.0.3,<81" wheel
-if ! have mmcv.ops; then
+# mmcv's compiled ops must match this torch (and have CUDA on the GPU route)
+ops_ok() {
+  if [ "$ROUTE" = gpu ]; then
+    "$VENV/bin/python" -c "from mmcv.ops import get_compiling_cuda_version as v; assert v() != 'not available'" >/dev/null 2>&1
+  else have mmcv.ops; fi
+}
+if ! ops_ok; then
   if [ "$ROUTE" = gpu ]; then export FORCE_CUDA=1; fi
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install --no-build-isolation "mmcv==2.1.0"
+fi
+if ! ops_ok; then
+  # pip's cache keys the built wheel by mmcv's version only: one built for
+  # another torch (or without CUDA) was reused. Build it again.
+  echo "setup_env: mmcv's ops do not match torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)'): rebuilding mmcv without pip's cache"
+  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install --no-build-isolation \
+    --no-cache-dir --force-reinstall --no-deps "mmcv==2.1.0"
+  ops_ok || { echo "setup_env: mmcv's ops still fail to import" >&2; exit 1; }
 fi
 # One OpenCV: mmcv brings opencv-python; an opencv-python-headless installed
 # beside it (older cisseg set-ups) shares its cv2/ folder, so removing it

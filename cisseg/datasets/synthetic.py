@@ -110,6 +110,14 @@ def generate_synthetic_voc(root: str,
     Returns:
         str: ``root``.
     """
+    for name, value, low in (('num_train', num_train, 1),
+                             ('num_val', num_val, 1), ('size', size, 16),
+                             ('max_objects', max_objects, 1)):
+        if not isinstance(value, int) or value < low:
+            raise ValueError(f'synthetic dataset: {name} must be an integer '
+                             f'>= {low}, got {value!r}')
+    if osp.exists(root) and not osp.isdir(root):
+        raise NotADirectoryError(f'{root}: exists and is not a folder')
     split_file = osp.join(root, 'ImageSets', 'Segmentation', 'train.txt')
     if osp.exists(split_file) and not overwrite:
         return root

@@ -38,3 +38,18 @@ def test_existing_dataset_is_kept(tmp_path):
     mtime = os.path.getmtime(f)
     generate_synthetic_voc(root, 4, 2, size=32, seed=1)
     assert os.path.getmtime(f) == mtime
+
+
+def test_generator_arguments_are_checked(tmp_path):
+    import pytest
+    for kwargs, message in (
+            (dict(num_train=0), 'num_train must be an integer >= 1, got 0'),
+            (dict(num_val=-5), 'num_val must be an integer >= 1, got -5'),
+            (dict(size=4), 'size must be an integer >= 16, got 4'),
+            (dict(max_objects=0), 'max_objects must be an integer >= 1')):
+        with pytest.raises(ValueError, match=message):
+            generate_synthetic_voc(str(tmp_path / 'x'), **kwargs)
+    assert not osp.exists(tmp_path / 'x')  # nothing written
+    (tmp_path / 'file').write_text('')
+    with pytest.raises(NotADirectoryError, match='exists and is not a folder'):
+        generate_synthetic_voc(str(tmp_path / 'file'), 2, 1, size=16)
