@@ -117,7 +117,7 @@ def generate_synthetic_voc(root: str,
             raise ValueError(f'synthetic dataset: {name} must be an integer '
                              f'>= {low}, got {value!r}')
     if osp.exists(root) and not osp.isdir(root):
-        raise NotADirectoryError(f'{root}: exists and is not a folder')
+        raise ValueError(f'{root}: exists and is not a folder')
     split_file = osp.join(root, 'ImageSets', 'Segmentation', 'train.txt')
     if osp.exists(split_file) and not overwrite:
         return root

@@ -251,6 +251,9 @@ class StepScheduler:
                              '--overwrite trains them again: give one')
         self.cfg = cfg
         self.work_dir = osp.abspath(cfg.work_dir)
+        if osp.exists(self.work_dir) and not osp.isdir(self.work_dir):
+            raise ValueError(
+                f'work_dir {cfg.work_dir}: exists and is not a folder')
         self.resume = resume
         self.overwrite = overwrite
         self.check_config(cfg)
@@ -571,12 +574,22 @@ class StepScheduler:
         if info is None:
             raise ValueError(f'{path}: not a cisseg checkpoint (no '
                              f"meta['cisseg']); expected step {step}")
-        if info['step'] != step or info['classes_per_step'] != want or \
-                info['protocol']['steps'] != self.protocol.to_dict()['steps']:
+        if info['step'] != step or info['classes_per_step'] != want:
             raise ValueError(
                 f"{path}: checkpoint of step {info['step']} with classes per "
                 f"step {info['classes_per_step']}, expected step {step} with "
                 f'{want} of protocol {self.protocol.task}')
+        if info['protocol']['steps'] != self.protocol.to_dict()['steps']:
+            have = info['protocol']['steps']
+            mine = self.protocol.to_dict()['steps']
+            first = next((t for t, (a, b) in enumerate(zip(have, mine))
+                          if a != b), min(len(have), len(mine)))
+            raise ValueError(
+                f'{path}: checkpoint of step {step} of another class order: '
+                f'its step {first} learned classes '
+                f"{have[first] if first < len(have) else []}, this "
+                f"protocol's {mine[first] if first < len(mine) else []} "
+                '(incremental.steps / order_seed)')
         self._check_identity(path, info.get('run'), step, strict=resume,
                              have_cfg=info.get('config'))
         if resume and step > 0 and info.get('parent') != parent:

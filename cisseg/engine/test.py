@@ -29,6 +29,10 @@ def resolve_checkpoint(scheduler: StepScheduler, path: str,
         if step is None:
             step = max(steps)
         if step not in steps:
+            last = scheduler.protocol.num_steps - 1
+            if not 0 <= step <= last:
+                raise ValueError(f'--step {step}: the protocol has steps '
+                                 f'0..{last}')
             raise ValueError(f'{metrics}: step {step} is not finished '
                              f'(finished: {sorted(steps)})')
         return path_inside(path, steps[step]['checkpoint'],

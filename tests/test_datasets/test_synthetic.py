@@ -51,5 +51,5 @@ def test_generator_arguments_are_checked(tmp_path):
             generate_synthetic_voc(str(tmp_path / 'x'), **kwargs)
     assert not osp.exists(tmp_path / 'x')  # nothing written
     (tmp_path / 'file').write_text('')
-    with pytest.raises(NotADirectoryError, match='exists and is not a folder'):
+    with pytest.raises(ValueError, match='exists and is not a folder'):
         generate_synthetic_voc(str(tmp_path / 'file'), 2, 1, size=16)

@@ -95,6 +95,24 @@ def test_checkpoint_outside_a_run(test_tool, monkeypatch, demo_run,
                               '*.log'))
 
 
+@pytest.mark.parametrize('args,expected', [
+    (['--step', '9'], '--step 9: the protocol has steps 0..5'),
+    (['--step', '3'], 'step 3 is not finished (finished: [0, 1])'),
+    # the same classes per step, another order
+    (['--step', '1', 'incremental.order_seed=5'],
+     'checkpoint of step 1 of another class order: its step 0 learned '
+     'classes [0, 1, 2,'),
+])
+def test_step_and_class_order_errors(test_tool, monkeypatch, demo_run,
+                                     tiny_voc, args, expected):
+    work_dir, _ = demo_run
+    step, options = args[:2], args[2:]
+    code, err = run_cli(test_tool, monkeypatch, LEAF, work_dir, *step,
+                        '--cfg-options', f'data_root={tiny_voc}', *options)
+    assert code == 1
+    assert expected in err.strip().splitlines()[-1]
+
+
 def test_tta(test_tool, monkeypatch, demo_run, tiny_voc, tmp_path):
     work_dir, data = demo_run
     code, err = run_cli(test_tool, monkeypatch, LEAF, work_dir, '--tta',

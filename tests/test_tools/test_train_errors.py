@@ -506,6 +506,18 @@ def test_config_mistakes_are_refused(train_tool, monkeypatch, tiny_voc,
     assert not osp.exists(osp.join(str(tmp_path), 'step_0'))
 
 
+def test_work_dir_that_is_a_file(train_tool, monkeypatch, tiny_voc,
+                                 tmp_path):
+    path = tmp_path / 'run'
+    path.write_text('')
+    code, err = run_cli(train_tool, monkeypatch, demo('finetune'),
+                        '--work-dir', str(path), '--cfg-options',
+                        *options(tiny_voc))
+    assert code == 1
+    assert f'work_dir {path}: exists and is not a folder' in \
+        one_error_line(err)
+
+
 def test_class_ids_of_a_custom_order_must_be_integers():
     """A string or float class id is refused, not truncated by int() (the
     command line turns '15' into 15; a config file can hold a string)."""

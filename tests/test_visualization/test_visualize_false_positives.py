@@ -81,7 +81,7 @@ def test_tool_on_two_steps(tiny_run, tiny_voc, tmp_path):
     assert again['step 1']['panels'] == []
 
 
-def test_tool_errors(tiny_run, tiny_voc, tmp_path):
+def test_tool_errors(tiny_run, tiny_voc, tmp_path, capsys):
     tool = load_tool()
     opts = ['--cfg-options'] + [f'{k}={v}'
                                 for k, v in options(tiny_voc).items()]
@@ -89,9 +89,13 @@ def test_tool_errors(tiny_run, tiny_voc, tmp_path):
         tool.main([CONFIG, str(tmp_path / 'nope')] + opts)
     with pytest.raises(FileNotFoundError, match='metrics.json: not found'):
         tool.main([CONFIG, str(tmp_path)] + opts)
-    with pytest.raises(ValueError, match=r'step 2 is not finished'):
+    with pytest.raises(ValueError,
+                       match=r'--step 2: the protocol has steps 0..1'):
         tool.main([CONFIG, tiny_run, '--step', '2',
                    '--out-dir', str(tmp_path / 'o')] + opts)
-    with pytest.raises(ValueError, match=r"--images: \['no_such'\]"):
+    capsys.readouterr()
+    with pytest.raises(ValueError, match=r"--images: \['no_such'\] are not "
+                       r'val images of .* at step 1'):
         tool.main([CONFIG, tiny_run, '--step', '1', '--images', 'no_such',
                    '--out-dir', str(tmp_path / 'o')] + opts)
+    assert 'val images, ' not in capsys.readouterr().out  # no pass ran

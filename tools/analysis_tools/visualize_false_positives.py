@@ -105,6 +105,13 @@ def analyse_step(scheduler, work_dir: str, step: int, args,
                         shuffle=False, num_workers=0,
                         collate_fn=pseudo_collate)
     wanted = set(args.images)
+    names = {osp.splitext(osp.basename(dataset.get_data_info(i)['img_path']))
+             [0] for i in range(len(dataset))}
+    missing = wanted - names  # before the pass over every val image
+    if missing:
+        raise ValueError(f'--images: {sorted(missing)} are not val images of '
+                         f'{cfg.test_dataloader.dataset.dataset.data_root}'
+                         f' at step {step}')
     found = {}
     top: list = []  # min-heap of (rank, index, name, pred, gt, path)
     total: Dict[str, int] = {}
@@ -135,10 +142,6 @@ def analyse_step(scheduler, work_dir: str, step: int, args,
                 num += 1
                 bar.update()
     print()
-    missing = wanted - set(found)
-    if missing:
-        raise ValueError(f'--images: {sorted(missing)} are not val images of '
-                         f'{cfg.test_dataloader.dataset.dataset.data_root}')
     chosen = [found[n] for n in args.images]
     chosen += [t for t in sorted(top, key=lambda t: (-t[0], t[1]))
                if t[2] not in wanted]
