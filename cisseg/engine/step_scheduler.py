@@ -680,6 +680,29 @@ class StepScheduler:
         for step in self.steps:
             cfg = self.config_for_step(step, 'step_t-1.pth' if step else None)
             _check_loop_args(cfg.get('train_cfg'), step)
+            if step == 0:
+                self._check_step0_load_from(cfg.get('load_from'))
+
+    def _check_step0_load_from(self, path: Optional[str]) -> None:
+        """Refuse a cisseg checkpoint as step 0's ``load_from`` when its
+        classifier has another class count (mmengine would skip the
+        mismatched weights with a warning and train from a new classifier).
+        Other checkpoints (ImageNet or mmseg weights) are not checked."""
+        if not path or not osp.isfile(str(path)):
+            return
+        try:
+            info = checkpoint_meta(path).get('cisseg')
+        except (ValueError, OSError):
+            return  # not a cisseg checkpoint; mmengine loads or reports it
+        if not isinstance(info, dict) or 'classes_per_step' not in info:
+            return
+        have = sum(info['classes_per_step'])
+        want = sum(self.protocol.classes_per_step(0))
+        if have != want:
+            raise ValueError(
+                f"load_from {path}: cisseg checkpoint of step {info['step']}"
+                f' with {have} classes; step 0 of this protocol has {want} '
+                '(its classifier would not load)')
 
     def check_data(self) -> None:
         """Read every label map (values, cached) and every image and label

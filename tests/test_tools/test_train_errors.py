@@ -506,6 +506,25 @@ def test_config_mistakes_are_refused(train_tool, monkeypatch, tiny_voc,
     assert not osp.exists(osp.join(str(tmp_path), 'step_0'))
 
 
+def test_step0_load_from_with_another_class_count(train_tool, monkeypatch,
+                                                  star_run, tiny_voc,
+                                                  tmp_path):
+    """A cisseg step-0 checkpoint of 15 classes + background as load_from
+    of a 19-1 run: refused before training (mmengine would skip the
+    classifier with a warning)."""
+    work_dir, data = star_run
+    ckpt = osp.join(work_dir, data['steps'][0]['checkpoint'])
+    code, err = run_cli(train_tool, monkeypatch, demo('finetune'),
+                        '--work-dir', str(tmp_path), '--cfg-options',
+                        *options(tiny_voc), 'incremental.task=19-1',
+                        f'load_from={ckpt}')
+    assert code == 1
+    assert (f'load_from {ckpt}: cisseg checkpoint of step 0 with 16 '
+            'classes; step 0 of this protocol has 20 (its classifier would '
+            'not load)') in one_error_line(err)
+    assert not osp.exists(osp.join(str(tmp_path), 'step_0'))
+
+
 def test_work_dir_that_is_a_file(train_tool, monkeypatch, tiny_voc,
                                  tmp_path):
     path = tmp_path / 'run'
