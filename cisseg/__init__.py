@@ -2,12 +2,16 @@
 
 Importing the package registers its datasets, transforms, models, metrics
 and hooks in mmseg's registries and applies the checkpoint fixes of
-``cisseg.engine.checkpoint`` (torch>=2.6 loading, atomic saving).
+``cisseg.engine.checkpoint`` (``weights_only`` loading with an allow-list,
+atomic saving).
 """
 import warnings
 
+# mmcv/mmengine call torch.jit.script at import time (deprecated in recent
+# torch): one narrow filter, not a blanket one
 warnings.filterwarnings(
-    'ignore', message='.*torch.jit.script.*deprecated', category=DeprecationWarning)
+    'ignore', message='.*torch.jit.script.*deprecated',
+    category=DeprecationWarning)
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
 from .version import __version__  # noqa: E402
