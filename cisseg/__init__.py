@@ -7,8 +7,8 @@ atomic saving).
 """
 import warnings
 
-# mmcv/mmengine call torch.jit.script at import time (deprecated in recent
-# torch): one narrow filter, not a blanket one
+# torch's own torch.distributed.optim modules script functions when
+# mmengine imports them (deprecated in recent torch): one narrow filter
 warnings.filterwarnings(
     'ignore', message='.*torch.jit.script.*deprecated',
     category=DeprecationWarning)
