@@ -275,6 +275,15 @@ class StepScheduler:
     def check_config(cfg: Config) -> None:
         """Refuse misspelt ``incremental`` keys, keys mmengine does not read
         where they are written, and a setup that cannot record a step."""
+        if not isinstance(cfg.incremental, dict):
+            raise TypeError(
+                'incremental: expected a dict such as dict(dataset=\'voc\', '
+                f"task='15-1'), got {cfg.incremental!r}")
+        seed = cfg.incremental.get('order_seed')
+        if seed is not None and (isinstance(seed, bool)
+                                 or not isinstance(seed, int)):
+            raise TypeError('incremental.order_seed: expected an integer, '
+                            f'got {seed!r}')
         unknown = sorted(set(cfg.incremental) - set(INCREMENTAL_KEYS))
         if unknown:
             raise KeyError(f'incremental.{unknown[0]}: unknown key; the keys '

@@ -485,6 +485,10 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(
     ('incremental.steps=[[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15],'
      '[16.7,17,18,19,20]]',
      'incremental.steps: class ids must be integers, got 16.7 (float)'),
+    ('incremental=voc', "incremental: expected a dict such as "
+     "dict(dataset='voc', task='15-1'), got 'voc'"),
+    ('incremental.order_seed=abc',
+     "incremental.order_seed: expected an integer, got 'abc'"),
     # a misspelt loop argument of the later steps: refused before step 0
     ('incremental.step_overrides.inc.train_cfg.max_iter=5',
      'train_cfg.max_iter of step 1: not an argument of IterBasedTrainLoop '
