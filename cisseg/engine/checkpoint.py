@@ -15,6 +15,7 @@
    ``put`` and ``put_text`` write a temporary file and rename it (atomic on
    POSIX), so every checkpoint mmengine saves is whole or absent.
 """
+import _codecs
 import contextlib
 import copyreg
 import os.path as osp
@@ -43,8 +44,10 @@ def _numpy_globals() -> list:
     return found
 
 
-#: the globals an mmengine checkpoint needs besides tensors
-SAFE_GLOBALS = [HistoryBuffer] + _numpy_globals()
+#: the globals an mmengine checkpoint needs besides tensors (numpy arrays
+#: pickled with protocol 2, torch.save's, store their bytes through
+#: ``_codecs.encode``: allowed by torch >= 2.5 itself, not by 2.4)
+SAFE_GLOBALS = [HistoryBuffer, _codecs.encode] + _numpy_globals()
 
 
 def _allowing_safe_globals():
