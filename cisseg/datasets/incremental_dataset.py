@@ -12,7 +12,7 @@ from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import DATASETS
 from .class_cache import default_cache_dir, image_classes
 from .memory import MEMORY_LABELS, data_relpath, load_memory
-from .protocols import UNSEEN, Protocol, build_protocol
+from .protocols import IGNORE_INDEX, UNSEEN, Protocol, build_protocol
 from .transforms import StepLabelRemap
 
 
@@ -195,6 +195,16 @@ class IncrementalSegDataset:
     @property
     def metainfo(self) -> dict:
         return copy.deepcopy(self._metainfo)
+
+    # What mmseg's analysis tools (confusion_matrix.py) read from a dataset:
+    # the step's classes, and labels that come out as train ids (255 void,
+    # nothing left to reduce).
+    @property
+    def METAINFO(self) -> dict:  # noqa: N802  (mmseg's name)
+        return self.metainfo
+
+    ignore_index = IGNORE_INDEX
+    reduce_zero_label = False
 
     def full_init(self) -> None:
         if self._fully_initialized:

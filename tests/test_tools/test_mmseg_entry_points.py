@@ -4,6 +4,7 @@ Runner dumps into ``step_<t>/`` and that step's checkpoint; ``init_model``
 + ``inference_model`` and ``MMSegInferencer`` (docs/mmseg_tools.md)."""
 import glob
 import json
+import os
 import os.path as osp
 import sys
 
@@ -119,3 +120,35 @@ def test_init_model_inference_model_and_inferencer(demo_run, tiny_voc,
         leaf_model = init_model(LEAF, ckpt, device='cpu')
         assert torch.equal(
             inference_model(leaf_model, img).pred_sem_seg.data, pred)
+
+
+@needs_mmseg_tools
+def test_mmseg_confusion_matrix(demo_run, tmp_path, monkeypatch):
+    """mmseg's analysis_tools/confusion_matrix.py on step 1's dumped config
+    and the PNGs mmseg's test.py --out wrote: one row and column per class
+    seen at step 1 (train ids), every labelled pixel counted once."""
+    from PIL import Image
+    config, ckpt = step_files(demo_run, 1)
+    out = str(tmp_path / 'pred')
+    mmseg_test(monkeypatch, str(tmp_path / 'logs'), config, ckpt, '--out',
+               out)
+    tool = load_script(
+        osp.join(osp.dirname(MMSEG_TEST), 'analysis_tools',
+                 'confusion_matrix.py'), 'mmseg_confusion_matrix')
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    dataset = DATASETS.build(Config.fromfile(config).test_dataloader.dataset)
+    preds = [np.asarray(Image.open(osp.join(out, f)))
+             for f in sorted(os.listdir(out))]
+    matrix = tool.calculate_confusion_matrix(dataset, preds)
+    assert matrix.shape == (17, 17)
+    labelled = sum(int((dataset[i]['data_samples'].gt_sem_seg.data != 255)
+                       .sum()) for i in range(len(dataset)))
+    assert matrix.sum() == labelled
+    # the tool's own entry point draws it
+    monkeypatch.setattr(sys, 'argv', [
+        'confusion_matrix.py', config, out, str(tmp_path / 'cm')])
+    tool.main()
+    assert osp.isfile(tmp_path / 'cm' / 'confusion_matrix.png')
