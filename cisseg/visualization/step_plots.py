@@ -121,11 +121,23 @@ def plot_runs(runs: Sequence[dict], out: str,
               keys: Optional[List[str]] = None) -> str:
     """One PNG with a panel per metric (base / inc / all), a line per run,
     and one of the bytes each step stores (memory + prototypes, log scale)
-    when a run records them."""
+    when a run records them (:func:`draw_runs`)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    fig = draw_runs(runs, keys)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def draw_runs(runs: Sequence[dict], keys: Optional[List[str]] = None):
+    """The figure of :func:`plot_runs`; each run keeps one colour in every
+    panel (the storage panel leaves out runs that store nothing)."""
+    import matplotlib.pyplot as plt
     keys = list(keys or KEYS[:3])
+    cycle = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    colors = [cycle[i % len(cycle)] for i in range(len(runs))]
     storage = any(stored_bytes(s) is not None for r in runs
                   for s in r['steps'])
     panels = len(keys) + int(storage)
@@ -133,21 +145,21 @@ def plot_runs(runs: Sequence[dict], out: str,
                              squeeze=False)
     if storage:
         ax = axes[0][-1]
-        for r in runs:
+        for r, color in zip(runs, colors):
             pts = [(s['step'], stored_bytes(s) / 1024) for s in r['steps']
                    if stored_bytes(s)]
             if pts:
-                ax.plot(*zip(*pts), marker='o', label=r['name'])
+                ax.plot(*zip(*pts), marker='o', label=r['name'], color=color)
         ax.set_yscale('log')
         ax.set_title('stored after the step (KiB)')
         ax.set_xlabel('step')
         ax.grid(alpha=0.3)
     for ax, key in zip(axes[0], keys):
-        for r in runs:
+        for r, color in zip(runs, colors):
             pts = [(s['step'], s[key]) for s in r['steps']
                    if s.get(key) is not None]
             if pts:
-                ax.plot(*zip(*pts), marker='o', label=r['name'])
+                ax.plot(*zip(*pts), marker='o', label=r['name'], color=color)
         ax.set_title(key)
         ax.set_xlabel('step')
         ax.set_ylim(0, 100)
@@ -158,6 +170,4 @@ def plot_runs(runs: Sequence[dict], out: str,
     fig.suptitle(f"{p.get('dataset', '')} {p.get('task', '')} "
                  f"{p.get('setting', '')}")
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return fig

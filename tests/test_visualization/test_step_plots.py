@@ -114,3 +114,26 @@ def test_storage_in_steps_table_and_plot(tmp_path):
     out = plot_runs([load_run(folder)], str(tmp_path / 'steps.png'))
     img = cv2.imread(out)
     assert img.shape[1] > 4.5 * img.shape[0]  # four panels (three: 3.75)
+
+
+def test_a_run_keeps_its_colour_in_the_storage_panel(two_runs, tmp_path):
+    """A run that stores nothing (first) and one that does: the second's
+    line in the storage panel has its colour of the metric panels."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from cisseg.visualization.step_plots import draw_runs
+    runs = [load_run(d) for d in two_runs]
+    for step in runs[1]['steps']:
+        step['replay_bytes'] = 2048
+    fig = draw_runs(runs)
+    panels = fig.axes
+    assert len(panels) == 4
+    colour = {line.get_label(): line.get_color()
+              for line in panels[0].get_lines()}
+    assert len(set(colour.values())) == 2
+    (stored, ) = panels[3].get_lines()
+    assert stored.get_label() == runs[1]['name']
+    assert stored.get_color() == colour[runs[1]['name']]
+    plt.close(fig)
