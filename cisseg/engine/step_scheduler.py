@@ -170,6 +170,24 @@ def _check_loop_args(loop_cfg, step: int) -> None:
             f'train_cfg.{unknown[0]} of step {step}: not an argument of '
             f"{loop.__name__} (expected {', '.join(known)}); check "
             'train_cfg and incremental.step_overrides')
+    for key in ('max_iters', 'max_epochs', 'val_begin', 'val_interval'):
+        value = loop_cfg.get(key)
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, int)):
+            raise TypeError(f'train_cfg.{key} of step {step}: expected an '
+                            f'integer, got {value!r}')
+
+
+def _check_optimizer_args(optim_wrapper, step: int) -> None:
+    """Refuse a learning rate or weight decay that is not a number (an
+    option typo such as ``lr=fast`` failed inside torch without the key)."""
+    optimizer = (optim_wrapper or {}).get('optimizer') or {}
+    for key in ('lr', 'weight_decay', 'momentum'):
+        value = optimizer.get(key)
+        if value is not None and (isinstance(value, bool) or
+                                  not isinstance(value, (int, float))):
+            raise TypeError(f'optim_wrapper.optimizer.{key} of step {step}: '
+                            f'expected a number, got {value!r}')
 
 
 def config_fingerprint(cfg: Config) -> Dict[str, object]:
@@ -689,6 +707,7 @@ class StepScheduler:
         for step in self.steps:
             cfg = self.config_for_step(step, 'step_t-1.pth' if step else None)
             _check_loop_args(cfg.get('train_cfg'), step)
+            _check_optimizer_args(cfg.get('optim_wrapper'), step)
             if step == 0:
                 self._check_step0_load_from(cfg.get('load_from'))
 

@@ -494,6 +494,10 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(
      'train_cfg.max_iter of step 1: not an argument of IterBasedTrainLoop '
      '(expected max_iters, val_begin, val_interval, dynamic_intervals); '
      'check train_cfg and incremental.step_overrides'),
+    ('train_cfg.max_iters=abc',
+     "train_cfg.max_iters of step 0: expected an integer, got 'abc'"),
+    ('optim_wrapper.optimizer.lr=fast',
+     "optim_wrapper.optimizer.lr of step 0: expected a number, got 'fast'"),
     # the fine-tuning demo labelled as a STAR run
     ('incremental.method=star_basic',
      "incremental.method='star_basic' names a star run but model.type is "
