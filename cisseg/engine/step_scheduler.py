@@ -284,6 +284,13 @@ class StepScheduler:
             class_names=self._dataset_class_names(),
             unseen=inc.get('unseen', 'background'))
         self._check_step_overrides(inc.get('step_overrides') or {})
+        if str(self.method).lower().startswith('offline') and \
+                self.protocol.num_steps > 1:
+            raise ValueError(
+                f"incremental.method={self.method!r} is joint training in one "
+                f'step, but incremental.task={self.protocol.task!r} has '
+                f'{self.protocol.num_steps} steps; use '
+                "incremental.task='offline' (or name the run after its method)")
         self.steps = parse_steps(steps, self.protocol.num_steps)
         self.metrics_path = osp.join(self.work_dir, METRICS_FILE)
         self._file_data_root = self._declared_data_root()

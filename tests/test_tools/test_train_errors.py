@@ -498,6 +498,10 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(
      "train_cfg.max_iters of step 0: expected an integer, got 'abc'"),
     ('optim_wrapper.optimizer.lr=fast',
      "optim_wrapper.optimizer.lr of step 0: expected a number, got 'fast'"),
+    # the demo's 15-5 task, the run called offline (joint training)
+    ('incremental.method=offline',
+     "incremental.method='offline' is joint training in one step, but "
+     "incremental.task='15-5' has 2 steps; use incremental.task='offline'"),
     # the fine-tuning demo labelled as a STAR run
     ('incremental.method=star_basic',
      "incremental.method='star_basic' names a star run but model.type is "
